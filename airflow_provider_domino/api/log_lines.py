@@ -1,0 +1,55 @@
+"""Turn tails of a growing job log into whole lines, carrying only a byte offset between polls.
+
+The offset only ever moves past complete lines, so a line that was half written when we looked is read
+again, whole, next time; nothing is repeated or lost, even when the watcher is rebuilt elsewhere from
+its serialized offset. A line longer than ``MAX_LINE_BYTES`` with no newline yet is emitted in pieces so
+one runaway line cannot make every poll re-download it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.api.models import LogChunk
+
+#: Longest partial line held back waiting for its newline.
+MAX_LINE_BYTES = 1024 * 1024
+#: Longest line written to the Airflow log; the rest is cut with a note (a 1 MB line is unreadable there).
+MAX_LOGGED_LINE_CHARS = 16 * 1024
+
+
+@dataclass(frozen=True)
+class LogLines:
+    """Whole lines from a chunk and the offset just after the last byte they cover."""
+
+    lines: list[str]
+    next_offset: int
+
+
+def split_lines(chunk: LogChunk, *, final: bool) -> LogLines:
+    """Whole lines of ``chunk``; with ``final`` (the job has ended) the unterminated tail counts too."""
+    data = chunk.data
+    cut = data.rfind(b"\n") + 1
+    if final or (cut == 0 and len(data) >= MAX_LINE_BYTES):
+        cut = len(data)
+    if cut == 0:
+        return LogLines([], chunk.start)
+    text = data[:cut].decode("utf-8", "replace")
+    lines = [_shorten(line.rstrip("\r")) for line in text.split("\n")]
+    if lines and lines[-1] == "" and text.endswith("\n"):
+        lines.pop()
+    return LogLines(lines, chunk.start + cut)
+
+
+def _shorten(line: str) -> str:
+    if len(line) <= MAX_LOGGED_LINE_CHARS:
+        return line
+    return f"{line[:MAX_LOGGED_LINE_CHARS]} … [{len(line) - MAX_LOGGED_LINE_CHARS} more characters cut]"
+
+
+def last_lines(text: str, count: int = 20) -> str:
+    """The last ``count`` non-empty lines of ``text`` (for failure messages)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(_shorten(line) for line in lines[-count:])

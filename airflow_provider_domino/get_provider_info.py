@@ -1,0 +1,99 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONNECTION_UI_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "port", "extra"],
+    "relabeling": {"host": "Domino URL", "password": "API key or access token"},
+    "placeholders": {
+        "host": "https://domino.example.com",
+        "password": "Domino API key (or token when auth_type is bearer)",
+    },
+}
+
+CONNECTION_FIELDS: dict[str, Any] = {
+    "auth_type": {
+        "label": "Auth type",
+        "description": "api_key sends X-Domino-Api-Key; bearer sends Authorization: Bearer",
+        "schema": {"type": ["string", "null"], "enum": ["api_key", "bearer"], "default": "api_key"},
+    },
+    "token_file": {
+        "label": "Token file",
+        "description": "File holding a short-lived access token, re-read on every request",
+        "schema": {"type": ["string", "null"]},
+    },
+    "api_proxy": {
+        "label": "Domino API proxy",
+        "description": "In-run API proxy URL (requests carry no credentials)",
+        "schema": {"type": ["string", "null"]},
+    },
+    "verify": {
+        "label": "Verify TLS",
+        "description": "true, false, or the path of a CA bundle",
+        "schema": {"type": ["string", "null"], "default": "true"},
+    },
+    "timeout": {
+        "label": "Request timeout (s)",
+        "schema": {"type": ["number", "null"], "default": 30},
+    },
+    "project_id": {
+        "label": "Default project id",
+        "description": "Used when a task names no project",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider to Airflow: package, versions, connection type, hooks, operators..."""
+    from airflow_provider_domino import __version__
+
+    return {
+        "package-name": "airflow-provider-domino",
+        "name": "Domino Data Lab",
+        "description": "Run and monitor Domino Data Lab jobs from Airflow DAGs.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Domino Data Lab",
+                "external-doc-url": "https://docs.dominodatalab.com/",
+                "tags": ["service"],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_domino.hooks.domino.DominoHook",
+                "hook-name": "Domino",
+                "connection-type": "domino",
+                "conn-fields": CONNECTION_FIELDS,
+                "ui-field-behaviour": CONNECTION_UI_BEHAVIOUR,
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Domino Data Lab",
+                "python-modules": ["airflow_provider_domino.hooks.domino"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Domino Data Lab",
+                "python-modules": ["airflow_provider_domino.operators.domino"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Domino Data Lab",
+                "python-modules": ["airflow_provider_domino.sensors.domino"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Domino Data Lab",
+                "python-modules": ["airflow_provider_domino.triggers.domino"],
+            }
+        ],
+        "extra-links": ["airflow_provider_domino.links.domino.DominoJobLink"],
+    }

@@ -1,0 +1,227 @@
+"""The two transports: requests (sync, workers) and httpx (async, triggerer). They only send.
+
+Both take an :class:`~airflow_provider_domino.api.endpoints.ApiCall`, add authentication and the
+User-Agent, send it with timeouts, and hand the answer to the shared classification in
+:mod:`~airflow_provider_domino.hooks.retry`. Which exceptions of each client mean "never sent" and which
+mean "may have been processed" is the only client-specific knowledge here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import weakref
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow_provider_domino.api.errors import DominoConnectionError
+from airflow_provider_domino.hooks.retry import RetryableFailure, RetryPolicy, network_failure, read_response
+
+if TYPE_CHECKING:
+    import httpx
+
+    from airflow_provider_domino.api.endpoints import ApiCall, RawResponse
+    from airflow_provider_domino.hooks.connection import DominoConnectionSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class SyncTransport:
+    """Sends calls with one ``requests.Session`` (connection keep-alive) and the shared retry policy."""
+
+    def __init__(self, settings: DominoConnectionSettings, policy: RetryPolicy, user_agent: str) -> None:
+        import requests
+
+        self._settings = settings
+        self._policy = policy
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = user_agent
+        self._session.verify = settings.verify
+
+    def send(self, call: ApiCall[T]) -> T:
+        """Send ``call`` with retries; return its parsed result or raise a typed error."""
+        attempts = 0
+        try:
+            for attempt in self._policy.retrying():
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    return read_response(call, self._send_once(call))
+        except RetryableFailure as failure:
+            raise failure.final_error(attempts) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(self, call: ApiCall[Any]) -> RawResponse:
+        import requests
+
+        from airflow_provider_domino.api.endpoints import RawResponse
+
+        url = self._settings.base_url + call.path
+        headers = {**call.headers, **self._settings.auth.headers()}
+        try:
+            response = self._session.request(
+                call.method,
+                url,
+                params=call.params,
+                json=call.json_body,
+                headers=headers,
+                timeout=(self._settings.connect_timeout, self._settings.timeout),
+                allow_redirects=False,
+            )
+        except requests.exceptions.SSLError as err:
+            raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
+        except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL) as err:
+            raise network_failure(call, _reason(err), maybe_sent=False) from None
+        except requests.exceptions.ReadTimeout:
+            reason = f"no answer within {self._settings.timeout:g} s"
+            raise network_failure(call, reason, maybe_sent=True) from None
+        except requests.exceptions.ConnectionError as err:
+            raise network_failure(call, _reason(err), maybe_sent=_maybe_sent(err)) from None
+        except requests.exceptions.ChunkedEncodingError as err:
+            raise network_failure(call, _reason(err), maybe_sent=True) from None
+        headers_lower = {name.lower(): value for name, value in response.headers.items()}
+        return RawResponse(response.status_code, headers_lower, response.content)
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _maybe_sent(err: Exception) -> bool:
+    """Refused, unresolvable or unreachable hosts never saw the request; anything else might have."""
+    text = repr(err)
+    never_sent = ("NewConnectionError", "NameResolutionError", "Connection refused", "Failed to resolve")
+    return not any(marker in text for marker in never_sent)
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+_WRAPPER_NOISE = re.compile(r"^[(\['\"\s]+|[)\]'\"\s]+$")
+
+
+def _reason(err: Exception) -> str:
+    """A short reason from a client exception: the OS error when there is one, without URLs' noise."""
+    text = str(err)
+    match = _ERRNO.search(text)
+    if match:
+        return match.group(0).strip()
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the server closed the connection without answering"
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    text = _WRAPPER_NOISE.sub("", " ".join(text.split()))
+    return text[:300] or type(err).__name__
+
+
+class _SharedAsyncClients:
+    """One ``httpx.AsyncClient`` per event loop and endpoint, shared by every hook in that loop.
+
+    A triggerer runs thousands of triggers in one loop; a client (and connection pool) each would open
+    thousands of TCP connections. Sharing one pool bounds connections by ``max_connections`` instead.
+    Reference counted: the last hook to release a client closes it.
+    """
+
+    def __init__(self) -> None:
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[Any]]
+        ] = weakref.WeakKeyDictionary()
+
+    def acquire(
+        self, key: tuple[Any, ...], settings: DominoConnectionSettings, user_agent: str
+    ) -> httpx.AsyncClient:
+        import httpx
+
+        per_loop = self._clients.setdefault(asyncio.get_running_loop(), {})
+        entry = per_loop.get(key)
+        if entry is None or entry[0].is_closed:
+            client = httpx.AsyncClient(
+                base_url=settings.base_url,
+                verify=settings.verify,
+                timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=30),
+                headers={"User-Agent": user_agent},
+                follow_redirects=False,
+            )
+            entry = per_loop[key] = [client, 0]
+        entry[1] += 1
+        return entry[0]
+
+    async def release(self, key: tuple[Any, ...]) -> None:
+        per_loop = self._clients.get(asyncio.get_running_loop(), {})
+        entry = per_loop.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            per_loop.pop(key, None)
+            await entry[0].aclose()
+
+
+SHARED_ASYNC_CLIENTS = _SharedAsyncClients()
+
+
+class AsyncTransport:
+    """Sends calls on the loop's shared ``httpx.AsyncClient`` with the same retry policy as the sync one."""
+
+    def __init__(self, settings: DominoConnectionSettings, policy: RetryPolicy, user_agent: str) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._user_agent = user_agent
+        self._key = (
+            settings.base_url,
+            str(settings.verify),
+            settings.timeout,
+            settings.connect_timeout,
+            user_agent,
+        )
+        self._client: httpx.AsyncClient | None = None
+
+    def _acquire(self) -> httpx.AsyncClient:
+        if self._client is None or self._client.is_closed:
+            self._client = SHARED_ASYNC_CLIENTS.acquire(self._key, self._settings, self._user_agent)
+        return self._client
+
+    async def send(self, call: ApiCall[T]) -> T:
+        """Send ``call`` with retries; return its parsed result or raise a typed error."""
+        attempts = 0
+        try:
+            async for attempt in self._policy.async_retrying():
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    return read_response(call, await self._send_once(call))
+        except RetryableFailure as failure:
+            raise failure.final_error(attempts) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(self, call: ApiCall[Any]) -> RawResponse:
+        import httpx
+
+        from airflow_provider_domino.api.endpoints import RawResponse
+
+        client = self._acquire()
+        headers = {**call.headers, **self._settings.auth.headers()}
+        try:
+            response = await client.request(
+                call.method, call.path, params=call.params, json=call.json_body, headers=headers
+            )
+        except httpx.ConnectTimeout as err:
+            raise network_failure(call, f"connect timeout: {_reason(err)}", maybe_sent=False) from None
+        except httpx.ConnectError as err:
+            if "SSL" in str(err) or "CERTIFICATE" in str(err):
+                raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
+            raise network_failure(call, _reason(err), maybe_sent=False) from None
+        except httpx.PoolTimeout as err:
+            raise network_failure(call, f"connection pool busy: {_reason(err)}", maybe_sent=False) from None
+        except httpx.ReadTimeout:
+            reason = f"no answer within {self._settings.timeout:g} s"
+            raise network_failure(call, reason, maybe_sent=True) from None
+        except httpx.TransportError as err:
+            raise network_failure(call, _reason(err) or type(err).__name__, maybe_sent=True) from None
+        headers_lower = {name.lower(): value for name, value in response.headers.items()}
+        return RawResponse(response.status_code, headers_lower, response.content)
+
+    async def aclose(self) -> None:
+        """Give the shared client back; the last user closes it."""
+        if self._client is not None:
+            self._client = None
+            await SHARED_ASYNC_CLIENTS.release(self._key)

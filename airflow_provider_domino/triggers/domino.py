@@ -1,0 +1,191 @@
+"""``DominoJobTrigger``: wait for a Domino job in the triggerer, streaming its log, holding no worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+TRIGGER_PATH = "airflow_provider_domino.triggers.domino.DominoJobTrigger"
+
+#: Event statuses; the operator and sensor map them to task outcomes.
+SUCCESS, FAILED, TIMEOUT, ERROR = "success", "failed", "timeout", "error"
+EVENT_STATUSES = frozenset({SUCCESS, FAILED, TIMEOUT, ERROR})
+
+
+class DominoJobTrigger(BaseTrigger):
+    """Poll one Domino job until it ends, then fire a single event.
+
+    Serialized with primitives only (job id, connection id, poll interval, deadline, log offset), so a
+    triggerer restart or a move to another triggerer rebuilds it and it carries on where it was: log
+    lines already shown are not shown again. Transient API errors are retried, logged and survived
+    until the deadline. All triggers in one triggerer share one keep-alive HTTP client.
+
+    :param job_id: the Domino job to watch.
+    :param domino_conn_id: Airflow connection id (never a secret).
+    :param poll_interval: seconds between status checks.
+    :param deadline: epoch seconds after which the job is stopped and a ``timeout`` event fires.
+    :param log_offset: bytes of the job log already streamed.
+    :param fetch_logs: stream new log lines into the task log while waiting.
+    :param project_id: the job's project (saves a lookup when stopping).
+    :param stop_on_timeout: stop the Domino job at the deadline (operators); sensors leave it alone.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        domino_conn_id: str = "domino_default",
+        poll_interval: float = 30.0,
+        deadline: float | None = None,
+        log_offset: int = 0,
+        fetch_logs: bool = True,
+        project_id: str | None = None,
+        stop_on_timeout: bool = True,
+    ) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.domino_conn_id = domino_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = deadline
+        self.log_offset = int(log_offset)
+        self.fetch_logs = fetch_logs
+        self.project_id = project_id
+        self.stop_on_timeout = stop_on_timeout
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            TRIGGER_PATH,
+            {
+                "job_id": self.job_id,
+                "domino_conn_id": self.domino_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "log_offset": self.log_offset,
+                "fetch_logs": self.fetch_logs,
+                "project_id": self.project_id,
+                "stop_on_timeout": self.stop_on_timeout,
+            },
+        )
+
+    def _hook(self) -> Any:
+        from airflow_provider_domino.hooks.domino import DominoHook
+
+        return DominoHook(self.domino_conn_id, caller="DominoJobTrigger")
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_domino.api.errors import DominoApiError, DominoConfigError, DominoError
+
+        hook = self._hook()
+        try:
+            while True:
+                try:
+                    job = await hook.aget_job(self.job_id)
+                    self.project_id = self.project_id or job.project_id
+                    if self.fetch_logs:
+                        await self._stream_logs(hook, final=job.status.is_terminal)
+                except (DominoConfigError, DominoApiError) as err:
+                    if not _is_transient(err):
+                        yield self._event(ERROR, str(err))
+                        return
+                    self.log.warning("Domino job %s: %s; will check again", self.job_id, err)
+                except DominoError as err:
+                    self.log.warning("Domino job %s: %s; will check again", self.job_id, err)
+                else:
+                    if job.status.is_terminal:
+                        status = SUCCESS if job.status.is_success else FAILED
+                        message = f"Domino job {self.job_id} ended {job.raw_status}"
+                        yield self._event(status, message, job_status=job.raw_status, job=job.to_dict())
+                        return
+                    self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
+                if self.deadline is not None and time.time() >= self.deadline:
+                    yield await self._timeout(hook)
+                    return
+                await asyncio.sleep(self._next_sleep())
+        finally:
+            await hook.aclose()
+
+    def _next_sleep(self) -> float:
+        if self.deadline is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, self.deadline - time.time()))
+
+    async def _stream_logs(self, hook: Any, *, final: bool) -> None:
+        from airflow_provider_domino.api.log_lines import split_lines
+
+        chunk = await hook.aget_job_log_tail(self.job_id, self.log_offset)
+        lines = split_lines(chunk, final=final)
+        for line in lines.lines:
+            self.log.info("[%s] %s", self.job_id, line)
+        self.log_offset = lines.next_offset
+
+    async def _timeout(self, hook: Any) -> TriggerEvent:
+        from airflow_provider_domino.api.errors import DominoError
+
+        stopped = False
+        if self.stop_on_timeout:
+            try:
+                await hook.astop_job(self.job_id, self.project_id)
+                stopped = True
+                self.log.warning("Domino job %s passed its deadline and was stopped", self.job_id)
+            except DominoError as err:
+                self.log.error("Domino job %s passed its deadline; stopping it failed: %s", self.job_id, err)
+        message = f"Domino job {self.job_id} did not finish before its deadline"
+        message += "; it was stopped" if stopped else ""
+        return self._event(TIMEOUT, message, job_stopped=stopped)
+
+    def _event(self, status: str, message: str, **extra: Any) -> TriggerEvent:
+        payload = {
+            "status": status,
+            "job_id": self.job_id,
+            "job_status": None,
+            "message": message,
+            "log_offset": self.log_offset,
+        }
+        payload.update(extra)
+        return TriggerEvent(payload)
+
+    async def on_kill(self) -> None:
+        """The user marked the deferred task failed/success or cleared it: stop the Domino job."""
+        from airflow_provider_domino.api.errors import DominoError
+
+        hook = self._hook()
+        try:
+            await hook.astop_job(self.job_id, self.project_id)
+            self.log.info("Stopped Domino job %s because its task was killed", self.job_id)
+        except DominoError as err:
+            self.log.error("Could not stop Domino job %s: %s", self.job_id, err)
+        finally:
+            await hook.aclose()
+
+    async def cleanup(self) -> None:
+        """Release local resources only; the Domino job keeps running.
+
+        A triggerer restart or redistribution ends triggers this way too, so stopping the job here
+        would kill healthy work.
+        """
+        await super().cleanup()
+
+
+def _is_transient(err: Exception) -> bool:
+    """API errors that retries already gave up on but a later poll may not see (429, 5xx)."""
+    status = getattr(err, "status", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+def validate_event(event: Any, *, expected_job_id: str | None = None) -> dict[str, Any]:
+    """Check a trigger event before acting on it; a malformed one fails the task with a clear message."""
+    from airflow_provider_domino.api.errors import DominoError
+
+    if not isinstance(event, dict):
+        raise DominoError(f"Domino trigger returned no usable event: {event!r}")
+    if event.get("status") not in EVENT_STATUSES:
+        raise DominoError(f"Domino trigger event has unknown status {event.get('status')!r}: {event!r}")
+    job_id = event.get("job_id")
+    if not isinstance(job_id, str) or not job_id:
+        raise DominoError(f"Domino trigger event names no job: {event!r}")
+    if expected_job_id is not None and job_id != expected_job_id:
+        raise DominoError(f"Domino trigger event is for job {job_id}, expected {expected_job_id}")
+    return event

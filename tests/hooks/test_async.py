@@ -1,0 +1,76 @@
+"""The async twins (httpx) against the emulator: same requests, one shared keep-alive client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from airflow_provider_domino.api.errors import DominoNotFoundError
+from airflow_provider_domino.api.status import JobStatus
+from airflow_provider_domino.hooks.domino import DominoHook
+from airflow_provider_domino.hooks.transport import SHARED_ASYNC_CLIENTS
+from tests.hooks.conftest import FAST_RETRIES
+
+
+def test_async_get_logs_stop(hook, emulator):
+    job = hook.start_job("python print_lines.py 2 0.01; sleep 60", "small")
+    emulator.wait_for_status(job.id, ["Running"], timeout=30)
+
+    async def scenario():
+        ahook = DominoHook(hook.domino_conn_id, retry_policy=FAST_RETRIES)
+        try:
+            running = await ahook.aget_job(job.id)
+            assert running.status is JobStatus.RUNNING
+            for _ in range(50):
+                chunk = await ahook.aget_job_log_tail(job.id, 0)
+                if chunk.data.count(b"\n") >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert chunk.data == b"line 1 of 2\nline 2 of 2\n"
+            tail = await ahook.aget_job_log_tail(job.id, 12)
+            assert tail.data == b"line 2 of 2\n"
+            await ahook.astop_job(job.id)
+            with pytest.raises(DominoNotFoundError):
+                await ahook.aget_job("job-nope")
+        finally:
+            await ahook.aclose()
+
+    asyncio.run(scenario())
+    assert emulator.wait_for_status(job.id, ["Stopped"], timeout=15)["status"] == "Stopped"
+
+
+def test_hooks_in_one_loop_share_one_client_and_release_it(hook, emulator):
+    job = hook.start_job("true", "small")
+
+    async def scenario():
+        hooks = [DominoHook(hook.domino_conn_id, retry_policy=FAST_RETRIES) for _ in range(20)]
+        await asyncio.gather(*(h.aget_job(job.id) for h in hooks))
+        clients = {id(h._async._client) for h in hooks}
+        assert len(clients) == 1
+        shared = hooks[0]._async._client
+        for h in hooks:
+            await h.aclose()
+        assert shared.is_closed
+        assert not SHARED_ASYNC_CLIENTS._clients.get(asyncio.get_running_loop())
+
+    asyncio.run(scenario())
+
+
+def test_async_retries_503(hook, emulator):
+    job = hook.start_job("true", "small")
+    emulator.set_faults(
+        {"rules": [{"endpoint": "get_job", "sequence": [{"fault": "status", "status": 503}] * 2}]}
+    )
+    emulator.clear_requests()
+
+    async def scenario():
+        ahook = DominoHook(hook.domino_conn_id, retry_policy=FAST_RETRIES)
+        try:
+            return await ahook.aget_job(job.id)
+        finally:
+            await ahook.aclose()
+
+    assert asyncio.run(scenario()).id == job.id
+    statuses = [e["status"] for e in emulator.requests_log() if e["endpoint"] == "get_job"]
+    assert statuses == [503, 503, 200]
