@@ -1,0 +1,436 @@
+"""Runs job commands as real subprocesses and supervises them without polling.
+
+Each job runs through ``/bin/sh`` in its own session (so it has its own process group the
+emulator can kill as a whole, and so it survives an emulator crash), with stdout and stderr
+appended to one log file. A small wrapper script writes the command's exit code to a file
+in the job directory: a restarted emulator reads it for jobs that finished while it was
+down. Exits are detected through Linux pidfds registered with the event loop, so no thread
+or busy loop spins per job; if pidfds are unavailable a single 50 ms poller takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections import Counter, deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_domino.emulator.models import (
+    ERROR,
+    FAILED,
+    PENDING,
+    RUNNING,
+    STOPPED,
+    SUCCEEDED,
+    Job,
+    utc_now_iso,
+)
+from airflow_provider_domino.emulator.processes import (
+    is_alive,
+    live_group_members,
+    signal_group,
+    start_time_of,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.emulator.projects import CommitStore
+    from airflow_provider_domino.emulator.settings import EmulatorSettings
+    from airflow_provider_domino.emulator.store import StateStore
+
+logger = logging.getLogger("airflow_provider_domino.emulator")
+
+STOPPED_LINE = "Job stopped by user request"
+SHUTDOWN_LINE = "Job failed: the Domino emulator shut down while the job was running"
+LOST_LINE = "Job process was lost when the emulator restarted"
+NO_EXIT_CODE_LINE = "Job process ended without reporting an exit code"
+
+#: Grace period between SIGTERM and SIGKILL when stopping a job, as Domino gives its runs.
+STOP_GRACE_SECONDS = 3.0
+
+# $1 is the user's command, $2 the exit-code file. The command runs in a nested shell so that
+# an ``exit`` inside it cannot skip writing the code; the temp file + rename means a reader
+# never sees a half-written number.
+_WRAPPER = """/bin/sh -c "$1"
+code=$?
+printf '%s\\n' "$code" > "$2.tmp" && mv -f "$2.tmp" "$2"
+exit "$code"
+"""
+
+_JOB_ID = re.compile(r"^job-[0-9a-f]{12}$")
+_SCRUBBED_ENV = ("DOMINO_EMULATOR_API_KEY",)
+
+
+@dataclass
+class _ActiveJob:
+    """Runtime bookkeeping of a job that holds a concurrency slot (starting or running)."""
+
+    job_id: str
+    tier: str
+    pid: int | None = None
+    popen: subprocess.Popen[bytes] | None = None
+    pidfd: int | None = None
+    stop_requested: bool = False
+    terminating: bool = False
+    exit_handled: bool = False
+    exit_code: int | None = None
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class JobRunner:
+    """Starts queued jobs within the per-tier limit, watches them, and records how they ended."""
+
+    def __init__(
+        self, store: StateStore, commits: CommitStore, settings: EmulatorSettings, jobs_dir: Path
+    ) -> None:
+        self._store = store
+        self._commits = commits
+        self._settings = settings
+        self._jobs_dir = jobs_dir
+        self._jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._queues: dict[str, deque[str]] = {}
+        self._active: dict[str, _ActiveJob] = {}
+        self._running_per_tier: Counter[str] = Counter()
+        self._polled: set[str] = set()
+        self._poll_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    # ------------------------------------------------------------------ paths
+    def job_dir(self, job_id: str) -> Path:
+        """The directory holding a job's log, exit code and working directory."""
+        if not _JOB_ID.match(job_id):
+            raise ValueError(f"invalid job id {job_id!r}")
+        return self._jobs_dir / job_id
+
+    def log_path(self, job_id: str) -> Path:
+        """The combined stdout+stderr log of a job (may not exist yet for a Pending job)."""
+        return self.job_dir(job_id) / "output.log"
+
+    def working_dir(self, job_id: str) -> Path:
+        """Where the job's command runs, populated from its input commit."""
+        return self.job_dir(job_id) / "work"
+
+    def _exit_code_path(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / "exit_code"
+
+    def pid_of(self, job_id: str) -> int | None:
+        """The pid of a running job's process group leader, or None."""
+        active = self._active.get(job_id)
+        return active.pid if active else None
+
+    # -------------------------------------------------------------- lifecycle
+    async def recover(self) -> None:
+        """Resume after a restart: adopt live job processes, settle dead ones, requeue Pending jobs."""
+        jobs = self._store.all_jobs()
+        # Running jobs first: adopted processes must hold their slots before queued jobs start.
+        for job in jobs:
+            if job.status == RUNNING:
+                await self._recover_running(job)
+        for job in jobs:
+            if job.status == PENDING:
+                self._queues.setdefault(job.hardware_tier_id, deque()).append(job.id)
+        self._pump()
+
+    async def _recover_running(self, job: Job) -> None:
+        if job.pid is not None and is_alive(job.pid, job.pid_start_time):
+            logger.info("Adopting job %s (pid %s) that outlived the previous emulator", job.id, job.pid)
+            active = _ActiveJob(job.id, job.hardware_tier_id, pid=job.pid)
+            self._claim_slot(active)
+            self._watch(active)
+            return
+        exit_code = self._read_exit_code(job.id)
+        if exit_code is None:
+            await self._complete(job, None, FAILED, None, LOST_LINE)
+        else:
+            await self._complete(job, None, SUCCEEDED if exit_code == 0 else FAILED, exit_code, None)
+
+    def submit(self, job: Job) -> None:
+        """Queue a stored Pending job; it starts as soon as its tier has a free slot."""
+        self._queues.setdefault(job.hardware_tier_id, deque()).append(job.id)
+        asyncio.get_running_loop().call_soon(self._pump)
+
+    async def stop(self, job: Job) -> Job:
+        """Stop a job the way Domino's stop endpoint does; a terminal job is returned unchanged."""
+        if job.is_terminal:
+            return job
+        active = self._active.get(job.id)
+        if active is None:
+            queue = self._queues.get(job.hardware_tier_id)
+            if queue is not None and job.id in queue:
+                queue.remove(job.id)
+            await self._complete(job, None, STOPPED, None, STOPPED_LINE)
+            return job
+        active.stop_requested = True
+        if active.pid is not None:
+            await self._terminate(active)
+        await active.finished.wait()
+        return job
+
+    async def shutdown(self) -> None:
+        """Kill every running job and mark it Failed: nothing may outlive a graceful shutdown."""
+        self._closing = True
+        actives = list(self._active.values())
+        await asyncio.gather(*(self._terminate(active) for active in actives if active.pid is not None))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(active.finished.wait() for active in actives)), timeout=30
+            )
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+
+    # ------------------------------------------------------------- scheduling
+    def _claim_slot(self, active: _ActiveJob) -> None:
+        self._active[active.job_id] = active
+        self._running_per_tier[active.tier] += 1
+
+    def _release_slot(self, active: _ActiveJob) -> None:
+        if self._active.pop(active.job_id, None) is not None:
+            self._running_per_tier[active.tier] -= 1
+
+    def _pump(self) -> None:
+        """Start queued jobs, oldest first, while their tier is under the concurrency limit."""
+        if self._closing:
+            return
+        limit = self._settings.max_concurrent_per_tier
+        for tier, queue in self._queues.items():
+            while queue and self._running_per_tier[tier] < limit:
+                job = self._store.job(queue.popleft())
+                if job is None or job.status != PENDING:
+                    continue
+                active = _ActiveJob(job.id, tier)
+                self._claim_slot(active)
+                self._spawn(self._start(job, active))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --------------------------------------------------------------- starting
+    async def _start(self, job: Job, active: _ActiveJob) -> None:
+        try:
+            await asyncio.to_thread(self._prepare_job_dir, job)
+        except Exception as exc:
+            logger.exception("Could not prepare the working directory of job %s", job.id)
+            await self._complete(job, active, ERROR, None, f"Job could not be started: {exc}")
+            return
+        if self._closing:
+            # Leave it Pending: a restart with the same state file will start it.
+            self._release_slot(active)
+            active.finished.set()
+            return
+        if active.stop_requested:
+            await self._complete(job, active, STOPPED, None, STOPPED_LINE)
+            return
+        try:
+            popen = self._launch(job)
+        except OSError as exc:
+            logger.warning("Could not start job %s: %s", job.id, exc)
+            await self._complete(job, active, ERROR, None, f"Job could not be started: {exc}")
+            return
+        active.popen = popen
+        active.pid = popen.pid
+        job.status = RUNNING
+        job.started_at = utc_now_iso()
+        job.pid = popen.pid
+        job.pid_start_time = start_time_of(popen.pid)
+        self._store.save_job(job)
+        logger.info("Job %s running (pid %s): %s", job.id, popen.pid, job.command)
+        self._watch(active)
+
+    def _prepare_job_dir(self, job: Job) -> None:
+        work = self.working_dir(job.id)
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        self._commits.checkout(job.commit_id, work)
+        self.log_path(job.id).touch()
+
+    def _job_environment(self, job: Job) -> dict[str, str]:
+        project = self._store.project(job.project_id)
+        env = {key: value for key, value in os.environ.items() if key not in _SCRUBBED_ENV}
+        env.update(
+            PYTHONUNBUFFERED="1",
+            DOMINO_RUN_ID=job.id,
+            DOMINO_PROJECT_OWNER=project.owner if project else "",
+            DOMINO_PROJECT_NAME=project.name if project else "",
+            DOMINO_HARDWARE_TIER_ID=job.hardware_tier_id,
+            DOMINO_WORKING_DIR=str(self.working_dir(job.id)),
+            DOMINO_API_HOST=self._settings.base_url,
+        )
+        if self._settings.proxy_url:
+            env["DOMINO_API_PROXY"] = self._settings.proxy_url
+        return env
+
+    def _launch(self, job: Job) -> subprocess.Popen[bytes]:
+        log_fd = os.open(self.log_path(job.id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            return subprocess.Popen(
+                ["/bin/sh", "-c", _WRAPPER, "domino-job", job.command, str(self._exit_code_path(job.id))],
+                cwd=self.working_dir(job.id),
+                env=self._job_environment(job),
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=log_fd,
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            os.close(log_fd)
+
+    # --------------------------------------------------------------- watching
+    def _watch(self, active: _ActiveJob) -> None:
+        loop = asyncio.get_running_loop()
+        assert active.pid is not None
+        try:
+            pidfd = os.pidfd_open(active.pid)
+        except ProcessLookupError:
+            loop.call_soon(self._on_process_exit, active)
+            return
+        except (OSError, AttributeError):
+            self._polled.add(active.job_id)
+            if self._poll_task is None or self._poll_task.done():
+                self._poll_task = loop.create_task(self._poll_exits())
+            return
+        active.pidfd = pidfd
+        loop.add_reader(pidfd, self._on_process_exit, active)
+
+    async def _poll_exits(self) -> None:
+        """Fallback supervision for kernels without pidfds: one task checks every 50 ms."""
+        while self._polled:
+            await asyncio.sleep(0.05)
+            for job_id in list(self._polled):
+                active = self._active.get(job_id)
+                if active is None:
+                    self._polled.discard(job_id)
+                    continue
+                if active.popen is not None:
+                    exited = active.popen.poll() is not None
+                else:
+                    job = self._store.job(job_id)
+                    exited = active.pid is None or not is_alive(
+                        active.pid, job.pid_start_time if job else None
+                    )
+                if exited:
+                    self._polled.discard(job_id)
+                    self._on_process_exit(active)
+
+    def _on_process_exit(self, active: _ActiveJob) -> None:
+        """Called once the job's leader process has exited; settles the job asynchronously."""
+        if active.exit_handled:
+            return
+        active.exit_handled = True
+        if active.pidfd is not None:
+            asyncio.get_running_loop().remove_reader(active.pidfd)
+            os.close(active.pidfd)
+            active.pidfd = None
+        assert active.pid is not None
+        if not active.terminating:
+            # Anything the command left running in the background dies with the job, as it would
+            # when Domino tears down the run's container. Our own leader is not reaped yet, so its
+            # pid (the group id) cannot have been reused.
+            signal_group(active.pid, signal.SIGKILL)
+        active.exit_code = self._collect_exit_code(active)
+        active.exited.set()
+        if active.terminating:
+            return  # _terminate asked for this exit; it settles the job once the whole group is gone
+        if active.exit_code is None:
+            status, line = FAILED, NO_EXIT_CODE_LINE
+        else:
+            status, line = (SUCCEEDED if active.exit_code == 0 else FAILED), None
+        job = self._store.job(active.job_id)
+        if job is not None:
+            self._spawn(self._complete(job, active, status, active.exit_code, line))
+
+    def _collect_exit_code(self, active: _ActiveJob) -> int | None:
+        """The command's exit code: from the wrapper's file, else from reaping our own child."""
+        exit_code: int | None = None
+        if active.popen is not None:
+            returncode = active.popen.poll()  # also reaps the zombie
+            if returncode is not None:
+                exit_code = returncode if returncode >= 0 else 128 - returncode
+        recorded = self._read_exit_code(active.job_id)
+        return recorded if recorded is not None else exit_code
+
+    async def _terminate(self, active: _ActiveJob) -> None:
+        """Stop a running job: SIGTERM its group, SIGKILL whatever is left after the grace period.
+
+        The grace period covers the whole process group, not just the leader: a shell that dies
+        at once on SIGTERM must not cut short a Python child that is still cleaning up.
+        """
+        assert active.pid is not None
+        if active.terminating or active.exit_handled:
+            await active.finished.wait()
+            return
+        active.terminating = True
+        loop = asyncio.get_running_loop()
+        signal_group(active.pid, signal.SIGTERM)
+        deadline = loop.time() + STOP_GRACE_SECONDS
+        while not (active.exited.is_set() and not live_group_members(active.pid)):
+            if loop.time() >= deadline:
+                signal_group(active.pid, signal.SIGKILL)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(active.exited.wait(), timeout=5)
+                break
+            await asyncio.sleep(0.05)
+        status, line = (STOPPED, STOPPED_LINE) if active.stop_requested else (FAILED, SHUTDOWN_LINE)
+        job = self._store.job(active.job_id)
+        if job is None:
+            self._release_slot(active)
+            active.finished.set()
+            return
+        await self._complete(job, active, status, active.exit_code, line)
+
+    def _read_exit_code(self, job_id: str) -> int | None:
+        try:
+            return int(self._exit_code_path(job_id).read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    # -------------------------------------------------------------- finishing
+    def append_log_line(self, job_id: str, text: str) -> None:
+        """Append an emulator message to a job's log, on a line of its own."""
+        path = self.log_path(job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab+") as log:
+            prefix = b""
+            if log.seek(0, os.SEEK_END) > 0:
+                log.seek(-1, os.SEEK_END)
+                if log.read(1) != b"\n":
+                    prefix = b"\n"
+            log.write(prefix + text.encode() + b"\n")
+
+    async def _complete(
+        self, job: Job, active: _ActiveJob | None, status: str, exit_code: int | None, line: str | None
+    ) -> None:
+        """Record a terminal status; the working directory becomes the job's output commit."""
+        try:
+            if line:
+                self.append_log_line(job.id, line)
+            work = self.working_dir(job.id)
+            output_commit_id = job.commit_id
+            if work.is_dir():
+                output_commit_id = await asyncio.to_thread(self._commits.snapshot, work)
+                self._store.add_commit(output_commit_id, job.project_id, utc_now_iso(), job.id)
+                self._store.set_head(job.project_id, output_commit_id)
+            job.status = status
+            job.exit_code = exit_code
+            job.ended_at = utc_now_iso()
+            job.output_commit_id = output_commit_id
+            self._store.save_job(job)
+            logger.info("Job %s %s (exit code %s)", job.id, status, exit_code)
+        finally:
+            if active is not None:
+                self._release_slot(active)
+                active.finished.set()
+            self._pump()

@@ -1,0 +1,60 @@
+"""Small helpers shared by the emulator tests."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_domino.emulator.processes import is_alive
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.emulator.harness import EmulatorProcess
+
+
+#: Concurrency limit of the shared emulator: small enough to test queueing cheaply.
+MAX_CONCURRENT_PER_TIER = 2
+
+TRAIN_SCRIPT = """\
+import pathlib
+import sys
+
+pathlib.Path("model.txt").write_text("trained with " + " ".join(sys.argv[1:]) + "\\n")
+print("training done", flush=True)
+"""
+
+
+def make_projects_dir(root: Path) -> Path:
+    """A projects directory with ``acme/churn`` (a script and a data file) and an empty ``acme/reports``."""
+    churn = root / "acme" / "churn"
+    churn.mkdir(parents=True)
+    (churn / "train.py").write_text(TRAIN_SCRIPT)
+    (churn / "data.csv").write_text("id,churned\n1,0\n2,1\n")
+    (root / "acme" / "reports").mkdir()
+    return root
+
+
+def start_job(emulator: EmulatorProcess, project_id: str, command: str, **fields: Any) -> dict[str, Any]:
+    """Start a job through the public API and return its JSON (asserting a 200)."""
+    body = {"projectId": project_id, "commandToRun": command, "hardwareTierId": "small", **fields}
+    response = emulator.api("POST", "/api/jobs/v1/jobs", json=body)
+    assert response.status_code == 200, response.text
+    job: dict[str, Any] = response.json()
+    return job
+
+
+def job_log(emulator: EmulatorProcess, job_id: str) -> str:
+    """A job's full log text."""
+    response = emulator.api("GET", f"/api/jobs/beta/jobs/{job_id}/logs")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def wait_until_dead(pids: list[int], timeout: float = 5.0) -> list[int]:
+    """Wait for processes to exit (zombies count as exited); returns those still alive."""
+    deadline = time.monotonic() + timeout
+    alive = [pid for pid in pids if is_alive(pid, None)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [pid for pid in alive if is_alive(pid, None)]
+    return alive
