@@ -123,6 +123,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         self.domino_conn_id = domino_conn_id
         self.job_id: str | None = None
         self._log_offset = 0
+        self._final_job: Job | None = None
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -243,7 +244,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
 
         return JobStatus.parse(status).is_success
 
-    def poll_until_complete(self, external_id: Any, context: Context) -> None:
+    def poll_until_complete(self, external_id: Any, context: Context) -> str:  # type: ignore[override]
         job_id = str(external_id)
         if self.job_id != job_id:
             self._publish(context, job_id)
@@ -260,11 +261,20 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             job = self.hook.get_job(job_id)
         self._stream_logs(job_id, final=True)
         self._finish(context, job)
+        # Airflow's mixin returns this value directly when it reconnects on a retry.
+        return self._succeed(context, job)
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
+        if self._final_job is not None and self._final_job.id == str(external_id):
+            return self._final_job.id
         job = self.hook.get_job(str(external_id))
         if self.job_id != job.id:
             self._publish(context, job.id)
+        return self._succeed(context, job)
+
+    def _succeed(self, context: Context, job: Job) -> str:
+        """Record the final job details (XCom ``job``) and return the job id (XCom ``return_value``)."""
+        self._final_job = job
         context["ti"].xcom_push(key="job", value=job.to_dict())
         return job.id
 
@@ -326,8 +336,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         if job.status.is_terminal:
             self._stream_logs(job.id, final=True)
             self._finish(context, job)
-            context["ti"].xcom_push(key="job", value=job.to_dict())
-            return job.id
+            return self._succeed(context, job)
         self._defer(job, context)
 
     def _reattach_or_start(self, context: Context) -> Job:
@@ -335,13 +344,15 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         previous = store.get(self.external_id_key) if store is not None else None
         if previous:
             job = self.hook.get_job(str(previous))
-            if job.status.is_active:
-                self.log.info("Reattaching to Domino job %s started by a previous try", job.id)
+            if not job.status.is_terminal or job.status.is_success:
+                self.log.info(
+                    "Reattaching to Domino job %s (%s) started by a previous try", job.id, job.raw_status
+                )
                 self._publish(context, job.id)
                 return job
-            if job.status.is_success:
-                self._publish(context, job.id)
-                return job
+            self.log.info(
+                "Domino job %s of a previous try ended %s; starting a new one", job.id, job.raw_status
+            )
         job = self._start(context)
         if store is not None:
             store.set(self.external_id_key, job.id)
@@ -378,9 +389,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         self.job_id = job_id
         self._log_offset = int(payload.get("log_offset") or 0)
         if payload["status"] == "success":
-            job = self.hook.get_job(job_id)
-            context["ti"].xcom_push(key="job", value=job.to_dict())
-            return job_id
+            return self._succeed(context, self.hook.get_job(job_id))
         if payload["status"] == "failed":
             self._finish(context, self.hook.get_job(job_id))
         if payload["status"] == "timeout":

@@ -92,7 +92,9 @@ def test_success_paths(run_dag, emulator):
         assert result.xcom(sensor)["status"] == "Succeeded"
         # Streamed while the job ran (trigger / successive pokes), each line exactly once.
         assert _domino_lines(result.output, watched) == [f"line {n} of 6" for n in range(1, 7)]
-    assert f"Domino job {result.xcom('background_2')} is Running" in result.output  # rescheduled at least once
+    assert (
+        f"Domino job {result.xcom('background_2')} is Running" in result.output
+    )  # rescheduled at least once
     assert API_KEY not in result.output
 
 

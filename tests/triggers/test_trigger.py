@@ -1,0 +1,158 @@
+"""DominoJobTrigger against the emulator: serialization, resume, kill versus cancel, events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+
+from airflow_provider_domino.hooks.domino import DominoHook
+from airflow_provider_domino.triggers.domino import TRIGGER_PATH, DominoJobTrigger, validate_event
+
+
+def _start(domino_conn: str, command: str) -> str:
+    return DominoHook(domino_conn).start_job(command, "small").id
+
+
+def _streamed(capfd, job_id: str) -> list[str]:
+    """Domino log lines the trigger wrote to its log (Airflow's structlog prints them to stdout)."""
+    out = capfd.readouterr().out
+    return re.findall(rf"\[{re.escape(job_id)}\] (.*?)\s+\[airflow_provider_domino", out)
+
+
+async def _first_event(trigger: DominoJobTrigger) -> dict:
+    async for event in trigger.run():
+        return event.payload
+    raise AssertionError("trigger ended without an event")
+
+
+def test_serialize_round_trip_is_primitives_only():
+    trigger = DominoJobTrigger(
+        "job-1", "my_conn", poll_interval=5, deadline=123.5, log_offset=42, project_id="p"
+    )
+    path, kwargs = trigger.serialize()
+    assert path == TRIGGER_PATH
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    rebuilt = DominoJobTrigger(**kwargs)
+    assert rebuilt.serialize() == (path, kwargs)
+    assert kwargs["log_offset"] == 42 and kwargs["deadline"] == 123.5
+
+
+def test_success_event_with_log_lines_in_order(domino_conn, emulator, capfd):
+    job_id = _start(domino_conn, "python print_lines.py 4 0.2")
+    trigger = DominoJobTrigger(job_id, domino_conn, poll_interval=0.3)
+    event = asyncio.run(_first_event(trigger))
+    assert validate_event(event) is event
+    assert (event["status"], event["job_id"], event["job_status"]) == ("success", job_id, "Succeeded")
+    assert event["job"]["outputCommitId"]
+    assert _streamed(capfd, job_id) == [f"line {n} of 4" for n in range(1, 5)]
+    assert event["log_offset"] == len("".join(f"line {n} of 4\n" for n in range(1, 5)))
+
+
+def test_failed_job_event(domino_conn):
+    job_id = _start(domino_conn, "echo nope; exit 2")
+    event = asyncio.run(_first_event(DominoJobTrigger(job_id, domino_conn, poll_interval=0.2)))
+    assert (event["status"], event["job_status"]) == ("failed", "Failed")
+
+
+def test_resume_from_serialized_copy_mid_job(domino_conn, emulator, capfd):
+    """A triggerer restart: the running trigger is cancelled, a copy is rebuilt from its kwargs."""
+    job_id = _start(domino_conn, "python print_lines.py 8 0.25")
+    first = DominoJobTrigger(job_id, domino_conn, poll_interval=0.2)
+
+    async def scenario() -> dict:
+        task = asyncio.create_task(_first_event(first))
+        while first.log_offset == 0:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        task.cancel()  # what a triggerer restart does; cleanup() runs, on_kill() does not
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await first.cleanup()
+        _, kwargs = first.serialize()
+        assert kwargs["log_offset"] > 0
+        assert emulator.get_job(job_id)["status"] == "Running"  # not stopped by the cancellation
+        return await _first_event(DominoJobTrigger(**kwargs))
+
+    event = asyncio.run(scenario())
+    assert event["status"] == "success"
+    assert _streamed(capfd, job_id) == [f"line {n} of 8" for n in range(1, 9)]
+
+
+def test_on_kill_stops_the_job(domino_conn, emulator):
+    job_id = _start(domino_conn, "sleep 60")
+    emulator.wait_for_status(job_id, ["Running"], timeout=30)
+    asyncio.run(DominoJobTrigger(job_id, domino_conn).on_kill())
+    assert emulator.wait_for_status(job_id, ["Stopped"], timeout=15)["status"] == "Stopped"
+
+
+def test_deadline_stops_the_job_and_reports_timeout(domino_conn, emulator):
+    import time
+
+    job_id = _start(domino_conn, "sleep 60")
+    trigger = DominoJobTrigger(job_id, domino_conn, poll_interval=0.2, deadline=time.time() + 1)
+    event = asyncio.run(_first_event(trigger))
+    assert (event["status"], event["job_stopped"]) == ("timeout", True)
+    assert emulator.wait_for_status(job_id, ["Stopped"], timeout=15)["status"] == "Stopped"
+
+
+def test_sensor_deadline_leaves_the_job_running(domino_conn, emulator):
+    import time
+
+    job_id = _start(domino_conn, "sleep 30")
+    trigger = DominoJobTrigger(
+        job_id, domino_conn, poll_interval=0.2, deadline=time.time() + 1, stop_on_timeout=False
+    )
+    event = asyncio.run(_first_event(trigger))
+    assert (event["status"], event["job_stopped"]) == ("timeout", False)
+    assert emulator.get_job(job_id)["status"] in ("Pending", "Running")
+    DominoHook(domino_conn).stop_job(job_id)
+
+
+def test_unknown_job_is_an_error_event_not_a_crash(domino_conn):
+    event = asyncio.run(_first_event(DominoJobTrigger("job-never-existed", domino_conn, poll_interval=0.2)))
+    assert (
+        event["status"] == "error" and "job-never-existed" in event["message"] and "404" in event["message"]
+    )
+
+
+def test_transient_errors_are_survived(domino_conn, emulator, capfd, monkeypatch):
+    """Retries exhausted on a 503 burst: the trigger logs it and polls again instead of failing."""
+    job_id = _start(domino_conn, "sleep 1")
+    burst = [{"fault": "status", "status": 503}] * 8
+    emulator.set_faults({"rules": [{"endpoint": "get_job", "sequence": burst}]})
+    trigger = DominoJobTrigger(job_id, domino_conn, poll_interval=0.1, fetch_logs=False)
+
+    from airflow_provider_domino.hooks.retry import RetryPolicy
+
+    fast = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.02)
+    monkeypatch.setattr(trigger, "_hook", lambda: DominoHook(domino_conn, retry_policy=fast))
+    event = asyncio.run(_first_event(trigger))
+    assert event["status"] == "success"
+    assert "will check again" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "success",
+        {"status": "weird", "job_id": "j"},
+        {"status": "success"},
+        {"status": "success", "job_id": ""},
+    ],
+)
+def test_malformed_events_are_rejected(event):
+    from airflow_provider_domino.api.errors import DominoError
+
+    with pytest.raises(DominoError, match="event"):
+        validate_event(event)
+
+
+def test_event_for_another_job_is_rejected():
+    from airflow_provider_domino.api.errors import DominoError
+
+    with pytest.raises(DominoError, match="expected job-a"):
+        validate_event({"status": "success", "job_id": "job-b"}, expected_job_id="job-a")
