@@ -1,0 +1,73 @@
+"""Pure logic: job statuses and turning log tails into whole lines."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from airflow_provider_domino.api.log_lines import (
+    MAX_LINE_BYTES,
+    MAX_LOGGED_LINE_CHARS,
+    last_lines,
+    split_lines,
+)
+from airflow_provider_domino.api.models import LogChunk
+from airflow_provider_domino.api.status import JobStatus
+
+
+@pytest.mark.parametrize(
+    ("text", "terminal", "success"),
+    [
+        ("Succeeded", True, True),
+        ("succeeded", True, True),
+        ("FAILED", True, False),
+        ("Stopped", True, False),
+        ("Error", True, False),
+        ("Pending", False, False),
+        ("Running", False, False),
+        ("Queued", False, False),
+    ],
+)
+def test_status_sets_are_case_insensitive(text, terminal, success):
+    status = JobStatus.parse(text)
+    assert (status.is_terminal, status.is_success) == (terminal, success)
+
+
+def test_unknown_status_is_running_with_one_warning(caplog):
+    caplog.set_level(logging.WARNING)
+    assert JobStatus.parse("Hibernating-XYZ") is JobStatus.UNKNOWN
+    assert JobStatus.parse("Hibernating-XYZ").is_active
+    assert sum("Hibernating-XYZ" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_split_lines_keeps_partial_line_for_later():
+    first = split_lines(LogChunk(b"one\ntwo\nthr", 100), final=False)
+    assert (first.lines, first.next_offset) == (["one", "two"], 108)
+    second = split_lines(LogChunk(b"three\n", first.next_offset), final=False)
+    assert (second.lines, second.next_offset) == (["three"], 114)
+
+
+def test_split_lines_flushes_tail_when_final_and_handles_crlf_and_bad_utf8():
+    result = split_lines(LogChunk(b"a\r\n\xff\xfeb\nlast", 0), final=True)
+    assert result.lines == ["a", "\ufffd\ufffdb", "last"]
+    assert result.next_offset == 11
+
+
+def test_split_lines_utf8_split_across_chunks_is_not_mangled():
+    data = "é\n".encode()
+    first = split_lines(LogChunk(data[:1], 0), final=False)
+    assert first.lines == [] and first.next_offset == 0
+    assert split_lines(LogChunk(data, 0), final=False).lines == ["é"]
+
+
+def test_runaway_line_is_emitted_in_pieces_and_shortened():
+    chunk = LogChunk(b"x" * MAX_LINE_BYTES, 0)
+    result = split_lines(chunk, final=False)
+    assert result.next_offset == MAX_LINE_BYTES
+    (line,) = result.lines
+    assert line.startswith("x" * MAX_LOGGED_LINE_CHARS) and "more characters cut" in line
+
+
+def test_last_lines():
+    assert last_lines("a\n\nb\nc\n", 2) == "b\nc"

@@ -1,0 +1,66 @@
+"""Bad operator and sensor arguments fail when the DAG is parsed, naming the parameter."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_domino.api.errors import DominoConfigError
+from airflow_provider_domino.operators.domino import DominoStartJobOperator
+from airflow_provider_domino.sensors.domino import DominoJobSensor
+
+GOOD = {"task_id": "t", "command": "python train.py", "hardware_tier_id": "small"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "parameter"),
+    [
+        ({"command": ""}, "'command'"),
+        ({"command": "   "}, "'command'"),
+        ({"hardware_tier_id": ""}, "'hardware_tier_id'"),
+        ({"poll_interval": 0}, "'poll_interval'"),
+        ({"poll_interval": -5}, "'poll_interval'"),
+        ({"timeout": 0}, "'timeout'"),
+        ({"project": "no-slash"}, "'project'"),
+        ({"project": "a/b/c"}, "'project'"),
+        ({"project": "acme/churn", "project_id": "p1"}, "not both"),
+    ],
+)
+def test_operator_rejects(overrides, parameter):
+    with pytest.raises(DominoConfigError, match=parameter):
+        DominoStartJobOperator(**{**GOOD, **overrides})
+
+
+def test_templated_values_are_checked_at_run_time_instead():
+    op = DominoStartJobOperator(**GOOD, project="{{ var.value.domino_project }}")
+    assert op.project.startswith("{{")
+
+
+def test_template_fields_and_defaults():
+    op = DominoStartJobOperator(**GOOD)
+    assert {
+        "command",
+        "hardware_tier_id",
+        "project_id",
+        "project",
+        "environment_id",
+        "commit_id",
+        "title",
+        "tags",
+    } <= set(op.template_fields)
+    assert (op.wait_for_completion, op.poll_interval, op.timeout, op.fetch_logs, op.domino_conn_id) == (
+        True,
+        30,
+        None,
+        True,
+        "domino_default",
+    )
+    assert op.deferrable is False
+    assert [link.name for link in op.operator_extra_links] == ["Domino Job"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "parameter"), [({"job_id": ""}, "'job_id'"), ({"poke_interval": 0}, "'poke_interval'")]
+)
+def test_sensor_rejects(overrides, parameter):
+    with pytest.raises(DominoConfigError, match=parameter):
+        DominoJobSensor(**{"task_id": "s", "job_id": "job-1", **overrides})
