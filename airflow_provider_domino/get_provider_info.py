@@ -38,6 +38,11 @@ CONNECTION_FIELDS: dict[str, Any] = {
         "label": "Request timeout (s)",
         "schema": {"type": ["number", "null"], "default": 30},
     },
+    "ui_url": {
+        "label": "Domino UI URL",
+        "description": "Base URL for job links in the Airflow UI, when browsers reach Domino elsewhere",
+        "schema": {"type": ["string", "null"]},
+    },
     "project_id": {
         "label": "Default project id",
         "description": "Used when a task names no project",

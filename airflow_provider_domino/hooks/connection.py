@@ -90,11 +90,12 @@ class DominoConnectionSettings:
     timeout: float = DEFAULT_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     project_id: str | None = None
+    browser_url: str | None = None
 
     @property
     def ui_url(self) -> str:
-        """Where people open Domino in a browser (the API host; the proxy is not browsable)."""
-        return self.base_url
+        """Where people open Domino in a browser: extra ``ui_url``, else the API URL."""
+        return self.browser_url or self.base_url
 
     @classmethod
     def resolve(
@@ -145,6 +146,9 @@ class DominoConnectionSettings:
             verify=_parse_verify(conn_id, extra("verify")),
             timeout=_parse_timeout(conn_id, extra("timeout")),
             project_id=str(extra("project_id")) if extra("project_id") else None,
+            browser_url=_validate_url(conn_id, str(extra("ui_url")), "extra 'ui_url'")
+            if extra("ui_url")
+            else None,
         )
 
 
