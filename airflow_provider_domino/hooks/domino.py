@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -218,31 +219,21 @@ class DominoHook(BaseHook):
             commit_id=commit_id,
             title=title_with_key(title, key),
         )
-        ambiguous: DominoAmbiguousRequestError | None = None
-        for attempt in range(1, self.retry_policy.max_attempts + 1):
-            if ambiguous is not None:
-                existing = self.find_job_by_idempotency_key(key, project)
-                if existing is not None:
-                    log.warning(
-                        "Start of job was ambiguous (%s); found job %s already started",
-                        ambiguous,
-                        existing.id,
-                    )
-                    return existing
-                delay = self.retry_policy.backoff(attempt - 1, None)
-                log.warning("%s; no job carries key %s, starting again in %.1f s", ambiguous, key, delay)
-                import time
-
-                time.sleep(delay)
+        attempts = self.retry_policy.max_attempts
+        for attempt in range(1, attempts + 1):
             try:
                 return self._sync.send(call)
             except DominoAmbiguousRequestError as err:
-                ambiguous = err
-        existing = self.find_job_by_idempotency_key(key, project)
-        if existing is not None:
-            return existing
-        assert ambiguous is not None
-        raise ambiguous
+                existing = self.find_job_by_idempotency_key(key, project)
+                if existing is not None:
+                    log.warning("%s; job %s carrying key %s had been started", err, existing.id, key)
+                    return existing
+                if attempt == attempts:
+                    raise
+                delay = self.retry_policy.backoff(attempt, None)
+                log.warning("%s; no job carries key %s, starting again in %.1f s", err, key, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def find_job_by_idempotency_key(
         self, idempotency_key: str, project_id: str | None = None, *, active_only: bool = False
