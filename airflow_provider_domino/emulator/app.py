@@ -42,7 +42,8 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 _LOG_CHUNK = 256 * 1024
 _LOG_MEDIA_TYPE = "text/plain; charset=utf-8"
-_OPEN_RANGE = re.compile(r"\s*bytes\s*=\s*(\d+)\s*-\s*")
+#: ``bytes=N-`` (to the end) or ``bytes=N-M`` (inclusive), the forms clients tailing a log send.
+_BYTE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d+)\s*-\s*(\d*)\s*")
 
 
 class ApiError(Exception):
@@ -213,7 +214,7 @@ def _add_job_routes(api: FastAPI, context: EmulatorContext) -> None:
         except FileNotFoundError:  # a Pending job has no log yet: same answers as an empty one
             size = 0
         range_header = request.headers.get("range")
-        match = _OPEN_RANGE.fullmatch(range_header) if range_header and not context.ignore_range else None
+        match = _BYTE_RANGE.fullmatch(range_header) if range_header and not context.ignore_range else None
         if match is None:
             if size == 0:
                 return Response(b"", media_type=_LOG_MEDIA_TYPE, headers={"Accept-Ranges": "bytes"})
@@ -223,8 +224,11 @@ def _add_job_routes(api: FastAPI, context: EmulatorContext) -> None:
             return Response(
                 b"", status_code=416, media_type=_LOG_MEDIA_TYPE, headers={"Content-Range": f"bytes */{size}"}
             )
-        headers = {"Content-Range": f"bytes {start}-{size - 1}/{size}"}
-        return _file_response(str(path), start, size - start, 206, headers)
+        last = size - 1 if not match.group(2) else min(int(match.group(2)), size - 1)
+        if last < start:  # bytes=N-M with M < N is not a satisfiable range: ignore it, like RFC 9110 says
+            return _file_response(str(path), 0, size, 200, {})
+        headers = {"Content-Range": f"bytes {start}-{last}/{size}"}
+        return _file_response(str(path), start, last - start + 1, 206, headers)
 
     @api.post("/api/jobs/v1/jobs", name="start_job")
     async def start_job(request: Request) -> JSONResponse:

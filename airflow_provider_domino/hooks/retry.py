@@ -121,7 +121,11 @@ def _log_retry(state: RetryCallState) -> None:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if invalid."""
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if invalid.
+
+    A negative number is invalid (RFC 9110 delay-seconds are digits only): the normal backoff applies
+    rather than an immediate retry. A date in the past means "now".
+    """
     if value is None or not value.strip():
         return None
     text = value.strip()
@@ -137,10 +141,12 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         current = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
-        seconds = (when - current).total_seconds()
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
+        seconds = max((when - current).total_seconds(), 0.0)
+    if (
+        seconds != seconds or seconds in (float("inf"), float("-inf")) or seconds < 0
+    ):  # NaN, infinite, negative
         return None
-    return max(seconds, 0.0)
+    return seconds
 
 
 def server_message(response: RawResponse) -> str:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
     from airflow_provider_domino.hooks.domino import DominoHook
 
+#: What Airflow passes as ``next_method`` when it fails a deferred task itself (``BaseOperator`` constant).
+TRIGGER_FAIL_REPR = "__fail__"
+
 #: Extra seconds the task-level defer timeout allows past the trigger's own deadline, so the trigger
 #: (which stops the job) always fires first.
 DEFER_TIMEOUT_GRACE = 60.0
@@ -182,9 +185,14 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         project_id = self._resolved_project_id()
         ti = context["ti"]
         if getattr(ti, "try_number", 1) > 1:
-            existing = self.hook.find_job_by_idempotency_key(key, project_id, active_only=True)
-            if existing is not None:
-                self.log.info("Reattaching to Domino job %s started by a previous try", existing.id)
+            # A previous try may have started a job without recording it (the worker died in between).
+            existing = self.hook.find_job_by_idempotency_key(key, project_id)
+            if existing is not None and (existing.status.is_active or existing.status.is_success):
+                self.log.info(
+                    "Reattaching to Domino job %s (%s) started by a previous try",
+                    existing.id,
+                    existing.raw_status,
+                )
                 self._publish(context, existing.id)
                 return existing
         job = self.hook.start_job(
@@ -401,6 +409,25 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         from airflow_provider_domino.api.errors import DominoError
 
         raise DominoError(payload["message"])
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Stop the job when Airflow fails the deferral itself (trigger timed out or crashed), then fail."""
+        if next_method == TRIGGER_FAIL_REPR:
+            job_id = self._recorded_job_id(context)
+            if job_id:
+                self.job_id = job_id
+                self.log.warning("The deferral of Domino job %s failed; stopping the job", job_id)
+                self.on_kill()
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def _recorded_job_id(self, context: Context) -> str | None:
+        """The job this try started, as recorded before deferring (a resumed task has no memory of it)."""
+        store = context.get("task_state_store")
+        recorded = store.get(self.external_id_key) if store is not None else None
+        if not recorded:
+            ti = context["ti"]
+            recorded = ti.xcom_pull(task_ids=ti.task_id, key="job_id", map_indexes=ti.map_index)
+        return str(recorded) if recorded else None
 
     def on_kill(self) -> None:
         """The task was killed on the worker (sync mode): stop the Domino job it started."""

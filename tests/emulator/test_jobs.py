@@ -157,6 +157,12 @@ def test_logs_grow_while_running_and_honour_range(emulator: EmulatorProcess, pro
     assert beyond.headers["Content-Range"] == f"bytes */{len(full)}"
     assert beyond.content == b""
 
+    window = emulator.api("GET", path, headers={"Range": "bytes=7-13"})
+    assert window.status_code == 206 and window.content == full[7:14]
+    assert window.headers["Content-Range"] == f"bytes 7-13/{len(full)}"
+    past_end = emulator.api("GET", path, headers={"Range": "bytes=7-9999"})
+    assert past_end.status_code == 206 and past_end.content == full[7:]
+
     other_form = emulator.api("GET", path, headers={"Range": "bytes=-5"})
     assert other_form.status_code == 200 and other_form.content == full
 

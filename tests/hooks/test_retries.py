@@ -107,7 +107,7 @@ def test_html_login_page_is_a_clear_error():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("1", 1.0), ("2.5", 2.5), ("-3", 0.0), ("soon", None), ("", None), (None, None), ("nan", None)],
+    [("1", 1.0), ("2.5", 2.5), ("-3", None), ("soon", None), ("", None), (None, None), ("nan", None)],
 )
 def test_parse_retry_after_seconds_and_invalid(value, expected):
     assert parse_retry_after(value) == expected
