@@ -197,14 +197,22 @@ def get_job_logs(job_id: str) -> ApiCall[str]:
     return ApiCall("get_job_logs", "GET", f"{JOBS_BETA}/{segment(job_id)}/logs", _parse_text)
 
 
-def get_job_log_tail(job_id: str, offset: int) -> ApiCall[LogChunk]:
-    """The log from byte ``offset`` on, asking with ``Range`` so only new bytes travel."""
+def get_job_log_tail(job_id: str, offset: int, max_bytes: int | None = None) -> ApiCall[LogChunk]:
+    """The log from byte ``offset`` on, at most ``max_bytes``; ``Range`` makes only new bytes travel.
+
+    A server that ignores ``Range`` sends the whole log; it is sliced here and not capped, since the
+    bytes have already travelled.
+    """
+    if max_bytes is not None:
+        headers = {"Range": f"bytes={offset}-{offset + max_bytes - 1}"}
+    else:
+        headers = {"Range": f"bytes={offset}-"} if offset > 0 else {}
     return ApiCall(
         "get_job_logs",
         "GET",
         f"{JOBS_BETA}/{segment(job_id)}/logs",
         log_tail_parser(offset),
-        headers={"Range": f"bytes={offset}-"} if offset > 0 else {},
+        headers=headers,
         ok_statuses=frozenset({416}),
     )
 

@@ -16,23 +16,34 @@ if TYPE_CHECKING:
 
 #: Longest partial line held back waiting for its newline.
 MAX_LINE_BYTES = 1024 * 1024
+#: Most bytes asked for in one log request, so memory stays flat however fast a job writes. Equal to
+#: ``MAX_LINE_BYTES`` so a full chunk always yields at least one line (the offset always moves on).
+TAIL_CHUNK_BYTES = MAX_LINE_BYTES
 #: Longest line written to the Airflow log; the rest is cut with a note (a 1 MB line is unreadable there).
 MAX_LOGGED_LINE_CHARS = 16 * 1024
 
 
 @dataclass(frozen=True)
 class LogLines:
-    """Whole lines from a chunk and the offset just after the last byte they cover."""
+    """Whole lines from a chunk, the offset just after the last byte they cover, and whether to read on.
+
+    ``more`` is true when the chunk filled a whole ``TAIL_CHUNK_BYTES`` request: the log probably goes on
+    and the caller should ask again from ``next_offset`` before sleeping.
+    """
 
     lines: list[str]
     next_offset: int
+    more: bool = False
 
 
 def split_lines(chunk: LogChunk, *, final: bool) -> LogLines:
     """Whole lines of ``chunk``; with ``final`` (the job has ended) the unterminated tail counts too."""
     data = chunk.data
+    # Exactly a full window: the server honoured the bounded Range and there may be more. (A server that
+    # ignores Range sends everything at once, often more than the window: nothing left to ask for.)
+    full = len(data) == TAIL_CHUNK_BYTES
     cut = data.rfind(b"\n") + 1
-    if final or (cut == 0 and len(data) >= MAX_LINE_BYTES):
+    if (final and not full) or (cut == 0 and len(data) >= MAX_LINE_BYTES):
         cut = len(data)
     if cut == 0:
         return LogLines([], chunk.start)
@@ -40,7 +51,7 @@ def split_lines(chunk: LogChunk, *, final: bool) -> LogLines:
     lines = [_shorten(line.rstrip("\r")) for line in text.split("\n")]
     if lines and lines[-1] == "" and text.endswith("\n"):
         lines.pop()
-    return LogLines(lines, chunk.start + cut)
+    return LogLines(lines, chunk.start + cut, more=full)
 
 
 def _shorten(line: str) -> str:

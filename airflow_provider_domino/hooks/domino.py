@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from airflow_provider_domino.api.errors import (
     DominoNotFoundError,
 )
 from airflow_provider_domino.api.idempotency import key_in_title, random_key, title_with_key
+from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES, split_lines
 from airflow_provider_domino.api.models import split_project_path
 from airflow_provider_domino.hooks.connection import DominoConnectionSettings
 from airflow_provider_domino.hooks.retry import RetryPolicy
@@ -175,9 +176,23 @@ class DominoHook(BaseHook):
         """The whole job log as text."""
         return self._sync.send(endpoints.get_job_logs(job_id))
 
-    def get_job_log_tail(self, job_id: str, offset: int = 0) -> LogChunk:
-        """The log bytes from ``offset`` on (``Range: bytes=N-``; sliced locally if the server ignores it)."""
-        return self._sync.send(endpoints.get_job_log_tail(job_id, offset))
+    def get_job_log_tail(self, job_id: str, offset: int = 0, max_bytes: int | None = None) -> LogChunk:
+        """The log bytes from ``offset`` on, at most ``max_bytes`` (``Range``; sliced locally if ignored)."""
+        return self._sync.send(endpoints.get_job_log_tail(job_id, offset, max_bytes))
+
+    def stream_log_lines(self, job_id: str, offset: int, *, final: bool, emit: Callable[[str], None]) -> int:
+        """Hand every whole log line past ``offset`` to ``emit``, in bounded reads; return the new offset.
+
+        :param final: the job has ended, so an unterminated last line is emitted too.
+        """
+        while True:
+            chunk = self.get_job_log_tail(job_id, offset, TAIL_CHUNK_BYTES)
+            lines = split_lines(chunk, final=final)
+            for line in lines.lines:
+                emit(line)
+            offset = lines.next_offset
+            if not lines.more:
+                return offset
 
     def start_job(
         self,
@@ -310,10 +325,23 @@ class DominoHook(BaseHook):
         await self.aresolve_settings()
         return await self._async.send(endpoints.get_job(job_id))
 
-    async def aget_job_log_tail(self, job_id: str, offset: int = 0) -> LogChunk:
+    async def aget_job_log_tail(self, job_id: str, offset: int = 0, max_bytes: int | None = None) -> LogChunk:
         """Async :meth:`get_job_log_tail`."""
         await self.aresolve_settings()
-        return await self._async.send(endpoints.get_job_log_tail(job_id, offset))
+        return await self._async.send(endpoints.get_job_log_tail(job_id, offset, max_bytes))
+
+    async def astream_log_lines(
+        self, job_id: str, offset: int, *, final: bool, emit: Callable[[str], None]
+    ) -> int:
+        """Async :meth:`stream_log_lines`."""
+        while True:
+            chunk = await self.aget_job_log_tail(job_id, offset, TAIL_CHUNK_BYTES)
+            lines = split_lines(chunk, final=final)
+            for line in lines.lines:
+                emit(line)
+            offset = lines.next_offset
+            if not lines.more:
+                return offset
 
     async def astop_job(
         self, job_id: str, project_id: str | None = None, *, commit_results: bool = True

@@ -290,16 +290,14 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         if not self.fetch_logs:
             return
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.api.log_lines import split_lines
+
+        def emit(line: str) -> None:
+            self.log.info("[%s] %s", job_id, line)
 
         try:
-            lines = split_lines(self.hook.get_job_log_tail(job_id, self._log_offset), final=final)
+            self._log_offset = self.hook.stream_log_lines(job_id, self._log_offset, final=final, emit=emit)
         except DominoError as err:  # logs are a convenience: never fail the task over them
             self.log.warning("Could not fetch the log of Domino job %s: %s", job_id, err)
-            return
-        for line in lines.lines:
-            self.log.info("[%s] %s", job_id, line)
-        self._log_offset = lines.next_offset
 
     def _stop_for_timeout(self, job_id: str) -> None:
         from airflow_provider_domino.api.errors import DominoJobTimeoutError

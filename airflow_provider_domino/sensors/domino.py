@@ -101,20 +101,20 @@ class DominoJobSensor(BaseSensorOperator):
     def _stream_logs(self, context: Context, *, final: bool) -> None:
         """New log lines since the last poke; the offset lives in ``task_state_store`` across reschedules."""
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.api.log_lines import split_lines
+
+        def emit(line: str) -> None:
+            self.log.info("[%s] %s", self.job_id, line)
 
         store = context.get("task_state_store")
         stored = store.get(LOG_OFFSET_STATE_KEY) if store is not None else None
         offset = stored if isinstance(stored, int) else 0
         try:
-            lines = split_lines(self.hook.get_job_log_tail(self.job_id, offset), final=final)
+            new_offset = self.hook.stream_log_lines(self.job_id, offset, final=final, emit=emit)
         except DominoError as err:
             self.log.warning("Could not fetch the log of Domino job %s: %s", self.job_id, err)
             return
-        for line in lines.lines:
-            self.log.info("[%s] %s", self.job_id, line)
-        if store is not None and lines.next_offset != offset:
-            store.set(LOG_OFFSET_STATE_KEY, lines.next_offset)
+        if store is not None and new_offset != offset:
+            store.set(LOG_OFFSET_STATE_KEY, new_offset)
 
     def _outcome(self, job: Job) -> dict[str, Any]:
         """The job details on success; a failing (or, with soft_fail, skipping) exception otherwise."""

@@ -113,13 +113,10 @@ class DominoJobTrigger(BaseTrigger):
         return max(0.0, min(self.poll_interval, self.deadline - time.time()))
 
     async def _stream_logs(self, hook: Any, *, final: bool) -> None:
-        from airflow_provider_domino.api.log_lines import split_lines
-
-        chunk = await hook.aget_job_log_tail(self.job_id, self.log_offset)
-        lines = split_lines(chunk, final=final)
-        for line in lines.lines:
+        def emit(line: str) -> None:
             self.log.info("[%s] %s", self.job_id, line)
-        self.log_offset = lines.next_offset
+
+        self.log_offset = await hook.astream_log_lines(self.job_id, self.log_offset, final=final, emit=emit)
 
     async def _timeout(self, hook: Any) -> TriggerEvent:
         from airflow_provider_domino.api.errors import DominoError

@@ -71,3 +71,20 @@ def test_runaway_line_is_emitted_in_pieces_and_shortened():
 
 def test_last_lines():
     assert last_lines("a\n\nb\nc\n", 2) == "b\nc"
+
+
+def test_full_window_asks_for_more_and_keeps_its_partial_line_even_when_final():
+    from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES
+
+    window = b"a\n" * (TAIL_CHUNK_BYTES // 2 - 1) + b"ab"  # exactly one window, ending mid-line
+    result = split_lines(LogChunk(window, 10), final=True)
+    assert result.more and result.next_offset == 10 + TAIL_CHUNK_BYTES - 2
+    assert len(result.lines) == TAIL_CHUNK_BYTES // 2 - 1
+
+
+def test_whole_log_from_a_server_ignoring_range_is_read_once():
+    from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES
+
+    everything = b"a\n" * TAIL_CHUNK_BYTES + b"tail"
+    result = split_lines(LogChunk(everything, 0), final=True)
+    assert not result.more and result.lines[-1] == "tail" and result.next_offset == len(everything)

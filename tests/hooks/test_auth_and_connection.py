@@ -134,6 +134,14 @@ def test_user_agent_names_provider_and_version(hook):
 
 
 def test_job_links_use_ui_url_when_browsers_reach_domino_elsewhere(monkeypatch):
-    hook = _use_conn(monkeypatch, host="http://domino-api:8765", password="k-123456", extra={"ui_url": "https://domino.example.com/"})
+    hook = _use_conn(
+        monkeypatch,
+        host="http://domino-api:8765",
+        password="k-123456",
+        extra={"ui_url": "https://domino.example.com/"},
+    )
     assert hook.job_url("job-1") == "https://domino.example.com/jobs/job-1"
-    assert _use_conn(monkeypatch, host="http://domino-api:8765", password="k-123456").job_url("a/b") == "http://domino-api:8765/jobs/a%2Fb"
+    assert (
+        _use_conn(monkeypatch, host="http://domino-api:8765", password="k-123456").job_url("a/b")
+        == "http://domino-api:8765/jobs/a%2Fb"
+    )

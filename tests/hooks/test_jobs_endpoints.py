@@ -127,3 +127,21 @@ def test_empty_command_is_refused_before_any_request(hook, emulator):
     with pytest.raises(DominoConfigError, match="'command'"):
         hook.start_job("   ", "small")
     assert emulator.requests_log() == []
+
+
+def test_stream_log_lines_reads_big_logs_in_bounded_windows(hook, emulator):
+    from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES
+
+    script = "import sys\\nfor i in range(30000): print(f'row {i:07d} ' + 'x' * 100)"
+    job = hook.start_job(f'python -c "$(printf "{script}")"', "small")
+    emulator.wait_for_status(job.id, ["Succeeded"], timeout=60)
+    emulator.clear_requests()
+    lines: list[str] = []
+    offset = hook.stream_log_lines(job.id, 0, final=True, emit=lines.append)
+    assert (
+        len(lines) == 30000 and lines[0].startswith("row 0000000 ") and lines[-1].startswith("row 0029999 ")
+    )
+    assert offset == 30000 * len("row 0000000 " + "x" * 100 + "\n")
+    reads = [e for e in emulator.requests_log() if e["endpoint"] == "get_job_logs"]
+    assert len(reads) == offset // TAIL_CHUNK_BYTES + 1  # one bounded window per MiB, then the short tail
+    assert {e["status"] for e in reads} == {206}
