@@ -60,7 +60,8 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
     :param goal_ids: goal ids linked to the job after it starts.
     :param wait_for_completion: wait for the job to end; ``False`` starts it and returns.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
-    :param poll_interval: seconds between status checks.
+    :param poll_interval: the longest wait between status checks, in seconds. Checks start 2 s apart and
+        slow down to this as the job runs, so short jobs finish quickly and long ones cost few requests.
     :param timeout: seconds the job may take before it is stopped and the task fails.
     :param fetch_logs: stream the job log into the task log while waiting.
     :param domino_conn_id: the Airflow connection to Domino.
@@ -256,16 +257,18 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         job_id = str(external_id)
         if self.job_id != job_id:
             self._publish(context, job_id)
+        from airflow_provider_domino.api.polling import next_poll_delay
+
         job = self.hook.get_job(job_id)
         deadline = self._deadline(job, context)
+        watch_started = time.time()
         while not job.status.is_terminal:
             self._stream_logs(job_id, final=False)
-            if deadline is not None and time.time() >= deadline:
+            now = time.time()
+            if deadline is not None and now >= deadline:
                 self._stop_for_timeout(job_id)
-            sleep = (
-                self.poll_interval if deadline is None else min(self.poll_interval, deadline - time.time())
-            )
-            time.sleep(max(0.0, sleep))
+            delay = next_poll_delay(self.poll_interval, now - watch_started)
+            time.sleep(max(0.0, min(delay, float("inf") if deadline is None else deadline - now)))
             job = self.hook.get_job(job_id)
         self._stream_logs(job_id, final=True)
         self._finish(context, job)
@@ -381,6 +384,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
                 log_offset=self._log_offset,
                 fetch_logs=self.fetch_logs,
                 project_id=job.project_id,
+                watch_started_at=_epoch(job.submitted_at) or time.time(),
             ),
             method_name="execute_complete",
             timeout=timeout,

@@ -26,12 +26,14 @@ class DominoJobTrigger(BaseTrigger):
 
     :param job_id: the Domino job to watch.
     :param domino_conn_id: Airflow connection id (never a secret).
-    :param poll_interval: seconds between status checks.
+    :param poll_interval: the longest wait between status checks, in seconds.
     :param deadline: epoch seconds after which the job is stopped and a ``timeout`` event fires.
     :param log_offset: bytes of the job log already streamed.
     :param fetch_logs: stream new log lines into the task log while waiting.
     :param project_id: the job's project (saves a lookup when stopping).
     :param stop_on_timeout: stop the Domino job at the deadline (operators); sensors leave it alone.
+    :param watch_started_at: epoch seconds when watching began; checks start 2 s apart and slow down
+        to ``poll_interval`` as time passes (see :mod:`airflow_provider_domino.api.polling`).
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class DominoJobTrigger(BaseTrigger):
         fetch_logs: bool = True,
         project_id: str | None = None,
         stop_on_timeout: bool = True,
+        watch_started_at: float | None = None,
     ) -> None:
         super().__init__()
         self.job_id = job_id
@@ -54,6 +57,7 @@ class DominoJobTrigger(BaseTrigger):
         self.fetch_logs = fetch_logs
         self.project_id = project_id
         self.stop_on_timeout = stop_on_timeout
+        self.watch_started_at = watch_started_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -67,6 +71,7 @@ class DominoJobTrigger(BaseTrigger):
                 "fetch_logs": self.fetch_logs,
                 "project_id": self.project_id,
                 "stop_on_timeout": self.stop_on_timeout,
+                "watch_started_at": self.watch_started_at,
             },
         )
 
@@ -79,6 +84,8 @@ class DominoJobTrigger(BaseTrigger):
         from airflow_provider_domino.api.errors import DominoApiError, DominoConfigError, DominoError
 
         hook = self._hook()
+        if self.watch_started_at is None:
+            self.watch_started_at = time.time()
         try:
             while True:
                 try:
@@ -108,9 +115,13 @@ class DominoJobTrigger(BaseTrigger):
             await hook.aclose()
 
     def _next_sleep(self) -> float:
+        from airflow_provider_domino.api.polling import next_poll_delay
+
+        now = time.time()
+        delay = next_poll_delay(self.poll_interval, now - (self.watch_started_at or now))
         if self.deadline is None:
-            return self.poll_interval
-        return max(0.0, min(self.poll_interval, self.deadline - time.time()))
+            return delay
+        return max(0.0, min(delay, self.deadline - now))
 
     async def _stream_logs(self, hook: Any, *, final: bool) -> None:
         def emit(line: str) -> None:

@@ -88,3 +88,16 @@ def test_whole_log_from_a_server_ignoring_range_is_read_once():
     everything = b"a\n" * TAIL_CHUNK_BYTES + b"tail"
     result = split_lines(LogChunk(everything, 0), final=True)
     assert not result.more and result.lines[-1] == "tail" and result.next_offset == len(everything)
+
+
+def test_poll_delay_starts_short_and_doubles_up_to_poll_interval():
+    from airflow_provider_domino.api.polling import next_poll_delay
+
+    watched, checks = 0.0, []
+    while watched < 120:
+        delay = next_poll_delay(30, watched)
+        checks.append(delay)
+        watched += delay
+    assert checks[:6] == [2, 2, 4, 8, 16, 30]
+    assert set(checks[5:]) == {30}
+    assert next_poll_delay(0.5, 100) == 0.5  # an interval under 2 s is used as is
