@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_domino.api.errors import DominoConnectionError
@@ -113,48 +114,66 @@ def _reason(err: Exception) -> str:
     return text[:300] or type(err).__name__
 
 
+#: Connections in the shared pool, and requests in flight at once per event loop. Small on purpose:
+#: httpcore scans its whole pool and queue on every request and response, so a large pool (or a long
+#: queue in front of it) makes each poll cost more CPU; a semaphore keeps the queue in asyncio instead.
+#: Sixteen requests in flight carry hundreds of polls a second at the latencies Domino answers with.
+ASYNC_POOL_SIZE = 16
+
+
+@dataclass
+class _SharedClient:
+    client: httpx.AsyncClient
+    in_flight: asyncio.Semaphore
+    users: int = 0
+
+
 class _SharedAsyncClients:
     """One ``httpx.AsyncClient`` per event loop and endpoint, shared by every hook in that loop.
 
     A triggerer runs thousands of triggers in one loop; a client (and connection pool) each would open
-    thousands of TCP connections. Sharing one pool bounds connections by ``max_connections`` instead.
+    thousands of TCP connections. Sharing one pool bounds connections by ``ASYNC_POOL_SIZE`` instead.
     Reference counted: the last hook to release a client closes it.
     """
 
     def __init__(self) -> None:
         self._clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[tuple[Any, ...], list[Any]]
+            asyncio.AbstractEventLoop, dict[tuple[Any, ...], _SharedClient]
         ] = weakref.WeakKeyDictionary()
 
     def acquire(
         self, key: tuple[Any, ...], settings: DominoConnectionSettings, user_agent: str
-    ) -> httpx.AsyncClient:
+    ) -> _SharedClient:
         import httpx
 
         per_loop = self._clients.setdefault(asyncio.get_running_loop(), {})
-        entry = per_loop.get(key)
-        if entry is None or entry[0].is_closed:
+        shared = per_loop.get(key)
+        if shared is None or shared.client.is_closed:
             client = httpx.AsyncClient(
                 base_url=settings.base_url,
                 verify=settings.verify,
                 timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=30),
+                limits=httpx.Limits(
+                    max_connections=ASYNC_POOL_SIZE,
+                    max_keepalive_connections=ASYNC_POOL_SIZE,
+                    keepalive_expiry=30,
+                ),
                 headers={"User-Agent": user_agent},
                 follow_redirects=False,
             )
-            entry = per_loop[key] = [client, 0]
-        entry[1] += 1
-        return entry[0]
+            shared = per_loop[key] = _SharedClient(client, asyncio.Semaphore(ASYNC_POOL_SIZE))
+        shared.users += 1
+        return shared
 
     async def release(self, key: tuple[Any, ...]) -> None:
         per_loop = self._clients.get(asyncio.get_running_loop(), {})
-        entry = per_loop.get(key)
-        if entry is None:
+        shared = per_loop.get(key)
+        if shared is None:
             return
-        entry[1] -= 1
-        if entry[1] <= 0:
+        shared.users -= 1
+        if shared.users <= 0:
             per_loop.pop(key, None)
-            await entry[0].aclose()
+            await shared.client.aclose()
 
 
 SHARED_ASYNC_CLIENTS = _SharedAsyncClients()
@@ -174,12 +193,12 @@ class AsyncTransport:
             settings.connect_timeout,
             user_agent,
         )
-        self._client: httpx.AsyncClient | None = None
+        self._shared: _SharedClient | None = None
 
-    def _acquire(self) -> httpx.AsyncClient:
-        if self._client is None or self._client.is_closed:
-            self._client = SHARED_ASYNC_CLIENTS.acquire(self._key, self._settings, self._user_agent)
-        return self._client
+    def _acquire(self) -> _SharedClient:
+        if self._shared is None or self._shared.client.is_closed:
+            self._shared = SHARED_ASYNC_CLIENTS.acquire(self._key, self._settings, self._user_agent)
+        return self._shared
 
     async def send(self, call: ApiCall[T]) -> T:
         """Send ``call`` with retries; return its parsed result or raise a typed error."""
@@ -198,12 +217,13 @@ class AsyncTransport:
 
         from airflow_provider_domino.api.endpoints import RawResponse
 
-        client = self._acquire()
+        shared = self._acquire()
         headers = {**call.headers, **self._settings.auth.headers()}
         try:
-            response = await client.request(
-                call.method, call.path, params=call.params, json=call.json_body, headers=headers
-            )
+            async with shared.in_flight:
+                response = await shared.client.request(
+                    call.method, call.path, params=call.params, json=call.json_body, headers=headers
+                )
         except httpx.ConnectTimeout as err:
             raise network_failure(call, f"connect timeout: {_reason(err)}", maybe_sent=False) from None
         except httpx.ConnectError as err:
@@ -222,6 +242,6 @@ class AsyncTransport:
 
     async def aclose(self) -> None:
         """Give the shared client back; the last user closes it."""
-        if self._client is not None:
-            self._client = None
+        if self._shared is not None:
+            self._shared = None
             await SHARED_ASYNC_CLIENTS.release(self._key)

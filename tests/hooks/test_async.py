@@ -46,9 +46,9 @@ def test_hooks_in_one_loop_share_one_client_and_release_it(hook, emulator):
     async def scenario():
         hooks = [DominoHook(hook.domino_conn_id, retry_policy=FAST_RETRIES) for _ in range(20)]
         await asyncio.gather(*(h.aget_job(job.id) for h in hooks))
-        clients = {id(h._async._client) for h in hooks}
+        clients = {id(h._async._shared.client) for h in hooks}
         assert len(clients) == 1
-        shared = hooks[0]._async._client
+        shared = hooks[0]._async._shared.client
         for h in hooks:
             await h.aclose()
         assert shared.is_closed
@@ -74,3 +74,26 @@ def test_async_retries_503(hook, emulator):
     assert asyncio.run(scenario()).id == job.id
     statuses = [e["status"] for e in emulator.requests_log() if e["endpoint"] == "get_job"]
     assert statuses == [503, 503, 200]
+
+
+def test_concurrent_polls_never_open_more_connections_than_the_pool(hook, emulator):
+    from airflow_provider_domino.hooks.transport import ASYNC_POOL_SIZE
+
+    job = hook.start_job("true", "small")
+    emulator.set_faults(
+        {"rules": [{"endpoint": "get_job", "fault": "latency", "seconds": 0.2, "probability": 1.0}]}
+    )
+
+    async def scenario() -> int:
+        hooks = [
+            DominoHook(hook.domino_conn_id, retry_policy=FAST_RETRIES) for _ in range(3 * ASYNC_POOL_SIZE)
+        ]
+        try:
+            await asyncio.gather(*(h.aget_job(job.id) for h in hooks))
+            pool = hooks[0]._async._shared.client._transport._pool
+            return len(pool.connections)
+        finally:
+            for h in hooks:
+                await h.aclose()
+
+    assert 1 <= asyncio.run(scenario()) <= ASYNC_POOL_SIZE
