@@ -368,7 +368,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         return job
 
     def _defer(self, job: Job, context: Context) -> None:
-        from airflow_provider_domino.triggers.domino import DominoJobTrigger
+        from airflow_provider_domino.triggers.domino import DominoJobTrigger, task_key_of
 
         deadline = self._deadline(job, context)
         timeout = (
@@ -385,6 +385,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
                 fetch_logs=self.fetch_logs,
                 project_id=job.project_id,
                 watch_started_at=_epoch(job.submitted_at) or time.time(),
+                task_key=task_key_of(context),
             ),
             method_name="execute_complete",
             timeout=timeout,

@@ -72,7 +72,7 @@ class DominoJobSensor(BaseSensorOperator):
             if self.fetch_logs:
                 self._stream_logs(context, final=True)
             return self._outcome(job)
-        from airflow_provider_domino.triggers.domino import DominoJobTrigger
+        from airflow_provider_domino.triggers.domino import DominoJobTrigger, task_key_of
 
         deadline = time.time() + float(self.timeout) if self.timeout else None
         self.defer(
@@ -84,6 +84,7 @@ class DominoJobSensor(BaseSensorOperator):
                 fetch_logs=self.fetch_logs,
                 project_id=job.project_id,
                 stop_on_timeout=False,
+                task_key=task_key_of(context),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout) + 60) if self.timeout else None,

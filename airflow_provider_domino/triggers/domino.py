@@ -11,6 +11,12 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 TRIGGER_PATH = "airflow_provider_domino.triggers.domino.DominoJobTrigger"
 
+#: XCom key under which the trigger checkpoints how much of the log it has streamed. A triggerer rebuilds
+#: a trigger from the kwargs stored when the task deferred; the checkpoint tells it where it really was.
+LOG_CHECKPOINT_XCOM_KEY = "domino_log_offset"
+#: Seconds between checkpoints while lines keep coming (one also happens whenever the trigger stops).
+LOG_CHECKPOINT_INTERVAL = 30.0
+
 #: Event statuses; the operator and sensor map them to task outcomes.
 SUCCESS, FAILED, TIMEOUT, ERROR = "success", "failed", "timeout", "error"
 EVENT_STATUSES = frozenset({SUCCESS, FAILED, TIMEOUT, ERROR})
@@ -20,9 +26,11 @@ class DominoJobTrigger(BaseTrigger):
     """Poll one Domino job until it ends, then fire a single event.
 
     Serialized with primitives only (job id, connection id, poll interval, deadline, log offset), so a
-    triggerer restart or a move to another triggerer rebuilds it and it carries on where it was: log
-    lines already shown are not shown again. Transient API errors are retried, logged and survived
-    until the deadline. All triggers in one triggerer share one keep-alive HTTP client.
+    triggerer restart or a move to another triggerer rebuilds it and it carries on where it was. The log
+    offset is also checkpointed (an XCom of the task, whenever the trigger stops and every 30 s while
+    lines come), so a rebuilt trigger does not show lines again; only after a triggerer crash can up to
+    30 s of lines be shown twice. Nothing is ever skipped. Transient API errors are retried, logged and
+    survived until the deadline. All triggers in one triggerer share one keep-alive HTTP client.
 
     :param job_id: the Domino job to watch.
     :param domino_conn_id: Airflow connection id (never a secret).
@@ -32,6 +40,8 @@ class DominoJobTrigger(BaseTrigger):
     :param fetch_logs: stream new log lines into the task log while waiting.
     :param project_id: the job's project (saves a lookup when stopping).
     :param stop_on_timeout: stop the Domino job at the deadline (operators); sensors leave it alone.
+    :param task_key: ``dag_id``, ``task_id``, ``run_id``, ``map_index`` of the deferred task, where the
+        log offset is checkpointed (the triggerer also knows it; ``dag.test()`` does not).
     :param watch_started_at: epoch seconds when watching began; checks start 2 s apart and slow down
         to ``poll_interval`` as time passes (see :mod:`airflow_provider_domino.api.polling`).
     """
@@ -47,6 +57,7 @@ class DominoJobTrigger(BaseTrigger):
         project_id: str | None = None,
         stop_on_timeout: bool = True,
         watch_started_at: float | None = None,
+        task_key: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.job_id = job_id
@@ -58,6 +69,9 @@ class DominoJobTrigger(BaseTrigger):
         self.project_id = project_id
         self.stop_on_timeout = stop_on_timeout
         self.watch_started_at = watch_started_at
+        self.task_key = task_key
+        self._checkpointed_offset = self.log_offset
+        self._checkpointed_at = 0.0
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -72,6 +86,7 @@ class DominoJobTrigger(BaseTrigger):
                 "project_id": self.project_id,
                 "stop_on_timeout": self.stop_on_timeout,
                 "watch_started_at": self.watch_started_at,
+                "task_key": self.task_key,
             },
         )
 
@@ -86,6 +101,8 @@ class DominoJobTrigger(BaseTrigger):
         hook = self._hook()
         if self.watch_started_at is None:
             self.watch_started_at = time.time()
+        if self.fetch_logs:
+            await self._resume_from_checkpoint()
         try:
             while True:
                 try:
@@ -128,6 +145,46 @@ class DominoJobTrigger(BaseTrigger):
             self.log.info("[%s] %s", self.job_id, line)
 
         self.log_offset = await hook.astream_log_lines(self.job_id, self.log_offset, final=final, emit=emit)
+        if time.monotonic() - self._checkpointed_at >= LOG_CHECKPOINT_INTERVAL:
+            await self._checkpoint()
+
+    def _xcom_target(self) -> dict[str, Any] | None:
+        """Where the deferred task instance keeps its XComs; ``None`` when nobody said (a bare trigger)."""
+        if self.task_instance is not None:
+            return task_key_of({"ti": self.task_instance})
+        return dict(self.task_key) if self.task_key else None
+
+    async def _resume_from_checkpoint(self) -> None:
+        """Skip the log lines a previous incarnation of this trigger already streamed."""
+        target = self._xcom_target()
+        if target is None:
+            return
+        try:
+            from airflow.sdk.execution_time.xcom import XCom
+
+            # The sync XCom API from a worker thread works with every supervisor (the triggerer's and
+            # dag.test()'s in-process one, which has no async channel).
+            saved = await asyncio.to_thread(XCom.get_one, key=LOG_CHECKPOINT_XCOM_KEY, **target)
+        except Exception as err:  # a checkpoint is an optimisation: never fail the watch over it
+            self.log.debug("No log checkpoint for Domino job %s: %s", self.job_id, err)
+            return
+        if isinstance(saved, int) and saved > self.log_offset:
+            self.log.info("Domino job %s: resuming its log at byte %d (already streamed)", self.job_id, saved)
+            self.log_offset = self._checkpointed_offset = saved
+
+    async def _checkpoint(self) -> None:
+        """Record the streamed offset (as an XCom of the task) if it moved since the last checkpoint."""
+        self._checkpointed_at = time.monotonic()
+        target = self._xcom_target()
+        if target is None or self.log_offset == self._checkpointed_offset:
+            return
+        try:
+            from airflow.sdk.execution_time.xcom import XCom
+
+            await asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, self.log_offset, **target)
+            self._checkpointed_offset = self.log_offset
+        except Exception as err:
+            self.log.debug("Could not checkpoint the log offset of Domino job %s: %s", self.job_id, err)
 
     async def _timeout(self, hook: Any) -> TriggerEvent:
         from airflow_provider_domino.api.errors import DominoError
@@ -172,8 +229,11 @@ class DominoJobTrigger(BaseTrigger):
         """Release local resources only; the Domino job keeps running.
 
         A triggerer restart or redistribution ends triggers this way too, so stopping the job here
-        would kill healthy work.
+        would kill healthy work. The log offset is checkpointed so the trigger's next incarnation does
+        not stream the same lines again.
         """
+        if self.fetch_logs:
+            await self._checkpoint()
         await super().cleanup()
 
 
@@ -181,6 +241,12 @@ def _is_transient(err: Exception) -> bool:
     """API errors that retries already gave up on but a later poll may not see (429, 5xx)."""
     status = getattr(err, "status", None)
     return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+def task_key_of(context: Any) -> dict[str, Any]:
+    """The identity of the running task instance, as primitives a trigger can carry."""
+    ti = context["ti"]
+    return {"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "map_index": ti.map_index}
 
 
 def validate_event(event: Any, *, expected_job_id: str | None = None) -> dict[str, Any]:

@@ -73,6 +73,12 @@ def test_success_paths(run_dag, emulator):
     deferred_id = result.xcom("deferred_job")
     assert "running trigger in line" in result.output.lower() or "deferr" in result.output.lower()
     assert _domino_lines(result.output, deferred_id) == [f"line {n} of 5" for n in range(1, 6)]
+    # The trigger checkpointed how far it streamed (an XCom), for a rebuilt trigger to resume from.
+    assert (
+        0
+        < result.xcom("deferred_job", "domino_log_offset")
+        <= len("".join(f"line {n} of 5\n" for n in range(1, 6)))
+    )
     assert [tag["name"] for tag in emulator.get_job(deferred_id)["tags"]] == ["e2e"]
 
     writer_job = result.xcom("writer", "job")

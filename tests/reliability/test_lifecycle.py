@@ -121,10 +121,11 @@ def test_triggerer_restart_resumes_from_serialized_offset(hook, emulator, projec
 
 
 def test_triggerer_restart_from_defer_time_kwargs_loses_no_line(hook, emulator, project_id, capfd):
-    """What a real triggerer does: rebuild from the kwargs stored at defer time (log_offset of then).
+    """A rebuild from the kwargs stored at defer time, with no log checkpoint to resume from.
 
-    The running trigger's offset is never written back to the metadata DB, so lines streamed before the
-    restart are streamed again; none may be lost and the order must hold.
+    Operators and sensors give their trigger a ``task_key`` so it checkpoints its offset (see
+    tests/triggers for the resume); a bare trigger has nowhere to checkpoint, so lines streamed before the
+    restart are streamed again. None may be lost and the order must hold.
     """
     job = hook.start_job("python print_lines.py 8 0.25", "small", idempotency_key="restart-defer-kwargs")
     stored = json.loads(

@@ -168,3 +168,42 @@ def test_next_sleep_follows_the_adaptive_schedule_and_the_deadline():
     assert 29.9 <= old._next_sleep() <= 30.0
     due = DominoJobTrigger("job-1", poll_interval=30, watch_started_at=now - 3600, deadline=now + 5)
     assert 4.0 <= due._next_sleep() <= 5.0
+
+
+def test_rebuilt_from_defer_time_kwargs_resumes_at_the_checkpoint(domino_conn, emulator, capfd, monkeypatch):
+    """What a real triggerer does after a restart: rebuild from the kwargs stored when the task deferred.
+
+    Those kwargs still say ``log_offset=0``; the checkpoint (an XCom of the task) says how far the
+    previous incarnation got. Airflow's XCom store is replaced by a dict: outside a task there is no
+    supervisor to talk to.
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    store: dict[tuple, object] = {}
+    monkeypatch.setattr(
+        XCom, "set", classmethod(lambda cls, key, value, **t: store.__setitem__((key, *t.values()), value))
+    )
+    monkeypatch.setattr(XCom, "get_one", classmethod(lambda cls, key, **t: store.get((key, *t.values()))))
+
+    job_id = _start(domino_conn, "python print_lines.py 8 0.25")
+    task_key = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1}
+    defer_time_kwargs = DominoJobTrigger(
+        job_id, domino_conn, poll_interval=0.2, task_key=task_key
+    ).serialize()[1]
+    first = DominoJobTrigger(**defer_time_kwargs)
+
+    async def scenario() -> dict:
+        task = asyncio.create_task(_first_event(first))
+        while first.log_offset == 0:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await first.cleanup()  # the triggerer calls this on shutdown: it writes the checkpoint
+        assert store[("domino_log_offset", "d", "t", "r", -1)] == first.log_offset > 0
+        return await _first_event(DominoJobTrigger(**defer_time_kwargs))
+
+    event = asyncio.run(scenario())
+    assert event["status"] == "success"
+    assert _streamed(capfd, job_id) == [f"line {n} of 8" for n in range(1, 9)]
