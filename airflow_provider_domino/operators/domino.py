@@ -375,6 +375,8 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             None if deadline is None else timedelta(seconds=deadline - time.time() + DEFER_TIMEOUT_GRACE)
         )
         self.log.info("Deferring while Domino job %s runs (%s)", job.id, job.raw_status)
+        if self.fetch_logs:
+            DominoJobTrigger.record_log_offset(context, self._log_offset)
         self.defer(
             trigger=DominoJobTrigger(
                 job_id=job.id,

@@ -75,6 +75,8 @@ class DominoJobSensor(BaseSensorOperator):
         from airflow_provider_domino.triggers.domino import DominoJobTrigger, task_key_of
 
         deadline = time.time() + float(self.timeout) if self.timeout else None
+        if self.fetch_logs:
+            DominoJobTrigger.record_log_offset(context, 0)
         self.defer(
             trigger=DominoJobTrigger(
                 job_id=self.job_id,

@@ -148,6 +148,11 @@ class DominoJobTrigger(BaseTrigger):
         if time.monotonic() - self._checkpointed_at >= LOG_CHECKPOINT_INTERVAL:
             await self._checkpoint()
 
+    @staticmethod
+    def record_log_offset(context: Any, log_offset: int) -> None:
+        """Write the first checkpoint before deferring, so a trigger always finds one to resume from."""
+        context["ti"].xcom_push(key=LOG_CHECKPOINT_XCOM_KEY, value=log_offset)
+
     def _xcom_target(self) -> dict[str, Any] | None:
         """Where the deferred task instance keeps its XComs; ``None`` when nobody said (a bare trigger)."""
         if self.task_instance is not None:
@@ -174,10 +179,10 @@ class DominoJobTrigger(BaseTrigger):
 
     async def _checkpoint(self) -> None:
         """Record the streamed offset (as an XCom of the task) if it moved since the last checkpoint."""
-        self._checkpointed_at = time.monotonic()
         target = self._xcom_target()
         if target is None or self.log_offset == self._checkpointed_offset:
             return
+        self._checkpointed_at = time.monotonic()
         try:
             from airflow.sdk.execution_time.xcom import XCom
 

@@ -8,17 +8,12 @@ test points ``AIRFLOW_CONN_DOMINO_DEFAULT`` at the emulator it chose.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import logging
-import os
-import re
 import shutil
-import sys
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +21,7 @@ import pytest
 
 from airflow_provider_domino.api.idempotency import key_in_title
 from tests.conftest import API_KEY, FIXTURES, PROJECT
-from tests.e2e.conftest import HEADER, DagResult, _rebind_closed_log_streams
+from tests.dag_runner import DagResult, run_dag_test
 
 if TYPE_CHECKING:
     from airflow_provider_domino.emulator.harness import EmulatorProcess
@@ -112,86 +107,10 @@ def count_by(entries: list[dict[str, Any]], field: str) -> Counter[Any]:
     return Counter(entry[field] for entry in entries)
 
 
-def write_dag(dag_id: str, body: str, preamble: str = "") -> Path:
-    """Write a DAG file (``body`` indented under ``with DAG(...) as dag:``) into the DAGs folder."""
-    source = (
-        HEADER
-        + textwrap.dedent(preamble)
-        + f"\nwith DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1, 1), catchup=False)"
-        + " as dag:\n"
-        + textwrap.indent(textwrap.dedent(body), "    ")
-    )
-    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
-    path.write_text(source)
-    return path
-
-
-def _log_handlers_to_current_stdout() -> list[tuple[logging.StreamHandler[Any], Any]]:
-    """Point Airflow's stdlib log handlers at this test's stdout for the run; returns what to restore.
-
-    Airflow configures logging once per process, binding its console handler to whatever ``sys.stdout``
-    was then: often pytest's capture of an earlier phase, which ``capfd`` never reads. Without this, the
-    stdlib log records of tasks (the provider's hook warnings, a DAG author's ``logging`` calls) would be
-    missing from the output the tests search.
-    """
-    redirected = []
-    loggers = [
-        logging.getLogger(),
-        *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)),
-    ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if type(handler) is logging.StreamHandler and handler.stream is not sys.stdout:
-                redirected.append((handler, handler.stream))
-                handler.stream = sys.stdout
-    return redirected
-
-
-def task_output(output: str, task_id: str, map_index: int | None = None) -> str:
-    """The slice of a ``run_dag`` output that belongs to one task (every try, every map index unless given)."""
-    parts = re.split(r"(?=\[DAG TEST\] starting task_id=)", output)
-    index = r"-?\d+" if map_index is None else str(map_index)
-    mine = [
-        part
-        for part in parts
-        if re.match(rf"\[DAG TEST\] starting task_id={task_id} map_index={index}\b", part)
-    ]
-    assert mine, f"task {task_id} never started"
-    return "".join(mine)
-
-
 @pytest.fixture
 def run_dag(airflow_db: Path, capfd: pytest.CaptureFixture[str]) -> Callable[..., DagResult]:
     """Like the e2e ``run_dag``, but against whichever emulator the test's connection points at."""
-
-    def run(dag_id: str, body: str, *, preamble: str = "", conf: dict[str, Any] | None = None) -> DagResult:
-        path = write_dag(dag_id, body, preamble)
-        spec = importlib.util.spec_from_file_location(dag_id, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _rebind_closed_log_streams()
-        capfd.readouterr()
-        redirected = _log_handlers_to_current_stdout()
-        # dag.test() announces each task through stdlib logging, which does not reach stdout; echo those
-        # lines inline so the output can be cut into per-task slices (see ``task_output``).
-        announcer = logging.getLogger("airflow.sdk.definitions.dag")
-        echo = logging.StreamHandler(sys.stdout)
-        echo.setFormatter(logging.Formatter("%(message)s"))
-        announcer.addHandler(echo)
-        try:
-            dag_run = module.dag.test(run_conf=conf)
-        finally:
-            announcer.removeHandler(echo)
-            for handler, stream in redirected:
-                handler.stream = stream
-            captured = capfd.readouterr()
-            output = captured.out + captured.err
-            if os.environ.get("E2E_OUTPUT_DIR"):  # keep what a run printed, for reading by hand
-                Path(os.environ["E2E_OUTPUT_DIR"], f"{dag_id}.log").write_text(output)
-        return DagResult(dag_run, output)
-
-    return run
+    return partial(run_dag_test, capfd)
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ from airflow_provider_domino.operators.domino import DominoStartJobOperator
 from airflow_provider_domino.sensors.domino import DominoJobSensor
 from airflow_provider_domino.triggers.domino import DominoJobTrigger
 from tests.conftest import API_KEY
-from tests.reliability.support import connection_json, task_output, wait_until_no_active_jobs
+from tests.dag_runner import task_output
+from tests.reliability.support import connection_json, wait_until_no_active_jobs
 
 
 @pytest.fixture(scope="module", autouse=True)
