@@ -9,9 +9,15 @@ began, a primitive a serialized trigger can carry.
 
 from __future__ import annotations
 
+import random
+
 FIRST_POLL_INTERVAL = 2.0
+#: Each delay is shortened by up to this fraction at random, so triggers that all started together
+#: (a triggerer restart) drift apart instead of polling in lock-step bursts.
+JITTER = 0.1
 
 
 def next_poll_delay(poll_interval: float, watched_for: float) -> float:
-    """Seconds until the next check, after ``watched_for`` seconds of watching."""
-    return min(poll_interval, max(FIRST_POLL_INTERVAL, watched_for))
+    """Seconds until the next check, after ``watched_for`` seconds of watching (never more than asked)."""
+    delay = min(poll_interval, max(FIRST_POLL_INTERVAL, watched_for))
+    return delay * (1 - JITTER * random.random())

@@ -90,9 +90,11 @@ def test_whole_log_from_a_server_ignoring_range_is_read_once():
     assert not result.more and result.lines[-1] == "tail" and result.next_offset == len(everything)
 
 
-def test_poll_delay_starts_short_and_doubles_up_to_poll_interval():
+def test_poll_delay_starts_short_and_doubles_up_to_poll_interval(monkeypatch):
+    from airflow_provider_domino.api import polling
     from airflow_provider_domino.api.polling import next_poll_delay
 
+    monkeypatch.setattr(polling.random, "random", lambda: 0.0)  # the schedule without its jitter
     watched, checks = 0.0, []
     while watched < 120:
         delay = next_poll_delay(30, watched)
@@ -101,3 +103,11 @@ def test_poll_delay_starts_short_and_doubles_up_to_poll_interval():
     assert checks[:6] == [2, 2, 4, 8, 16, 30]
     assert set(checks[5:]) == {30}
     assert next_poll_delay(0.5, 100) == 0.5  # an interval under 2 s is used as is
+
+
+def test_poll_delay_jitter_only_ever_shortens_by_up_to_ten_percent():
+    from airflow_provider_domino.api.polling import next_poll_delay
+
+    delays = [next_poll_delay(30, 1000) for _ in range(500)]
+    assert all(27.0 <= delay <= 30.0 for delay in delays)
+    assert max(delays) - min(delays) > 1.0  # really jittered

@@ -1,0 +1,381 @@
+"""Benchmark 1: many ``DominoJobTrigger``s in one asyncio loop, as Airflow's triggerer runs them.
+
+For each variant a fresh emulator is started, N jobs (``sleep D``) are started, and a worker process
+creates N triggers the way the triggerer does (rebuilt from ``serialize()``, each ``run()`` iterated in a
+task of its own, ``cleanup()`` afterwards) and runs them until every one has fired. All N triggers start
+at the same moment, as after a triggerer restart: the worst case for bursts.
+
+Variants: ``ours`` (the provider's trigger, fetch_logs off and on), baseline (a) ``per_poll_client``,
+baseline (b) ``threads`` (a thread per job, blocking requests, ``time.sleep``), ``pool64`` (the shared
+client as it was before the provider gated it: 64 connections, no semaphore) and ``gatedN`` (a gated
+pool of N connections; the provider's is ``ASYNC_POOL_SIZE``). See ``variants.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    Emulator,
+    Sampler,
+    median,
+    parse_iso,
+    percentile,
+    run_worker,
+    worker_env,
+    worker_main,
+)
+
+VARIANTS = {
+    "ours": {"kind": "trigger", "trigger": "ours", "fetch_logs": False},
+    "ours_logs": {"kind": "trigger", "trigger": "ours", "fetch_logs": True},
+    "per_poll_client": {"kind": "trigger", "trigger": "per_poll_client", "fetch_logs": False},
+    "threads": {"kind": "threads", "fetch_logs": False},
+    "pool64": {"kind": "trigger", "trigger": "pool", "fetch_logs": False, "pool_size": 64, "gated": False},
+}
+
+
+def variant_config(name: str) -> dict[str, Any]:
+    """A variant's settings; ``gatedN`` is the shared client with a semaphore and a pool of N."""
+    if name in VARIANTS:
+        return VARIANTS[name]
+    if name.startswith("gated") and name[5:].isdigit():
+        return {
+            "kind": "trigger",
+            "trigger": "pool",
+            "fetch_logs": False,
+            "pool_size": int(name[5:]),
+            "gated": True,
+        }
+    raise ValueError(f"unknown triggerer-scale variant {name!r}; known: {', '.join(VARIANTS)}, gatedN")
+
+
+TICK = 0.05
+
+
+# ------------------------------------------------------------------------------------ orchestrator
+
+
+def run_variant(
+    name: str, *, triggers: int, job_seconds: float, poll: float, work_dir: Path
+) -> dict[str, Any]:
+    """One variant against a fresh emulator; returns worker figures plus request-log figures."""
+    variant_dir = work_dir / name
+    variant_dir.mkdir()
+    with Emulator(variant_dir) as emulator:
+        warmup = emulator.start_jobs(["true"])[0]
+        emulator.wait_until([warmup], {"Succeeded"}, timeout=30)
+        job_ids = emulator.start_jobs([f"sleep {job_seconds:g}"] * triggers)
+        started = emulator.wait_until(job_ids, {"Running"}, timeout=60)
+        not_running = sum(1 for status in started.values() if status != "Running")
+        emulator.process.clear_requests()
+        config = {
+            "name": name,
+            **variant_config(name),
+            "job_ids": job_ids,
+            "warmup_job": warmup,
+            "poll": poll,
+            "timeout": job_seconds + 120,
+            "emulator_pid": emulator.pid,
+        }
+        sampler = Sampler(emulator_port=emulator.process.port)
+        result = run_worker(
+            "triggerer_scale.py",
+            config,
+            work_dir=variant_dir,
+            env=worker_env(variant_dir / "airflow", emulator.url),
+            timeout=job_seconds + 240,
+            sampler=sampler,
+        )
+        requests = emulator.requests_for(job_ids)
+    result.update(_request_figures(requests, job_ids, poll))
+    result["peak_open_connections"] = sampler.peak_connections
+    wall = result["wall_seconds"]
+    result["emulator_cpu_percent"] = 100 * result["emulator_cpu_seconds"] / wall
+    # Whatever else kept the machine busy meanwhile: other processes, and kernel time no process is billed for.
+    others = result["machine_busy_seconds"] - result["cpu_seconds"] - result["emulator_cpu_seconds"]
+    result["rest_of_machine_cpu_percent"] = 100 * others / wall
+    result["jobs_not_running_at_start"] = not_running
+    result["triggers"] = triggers
+    result["job_seconds"] = job_seconds
+    result["poll"] = poll
+    return result
+
+
+def _request_figures(requests: list[dict[str, Any]], job_ids: list[str], poll: float) -> dict[str, Any]:
+    by_job: dict[str, list[float]] = {job_id: [] for job_id in job_ids}
+    statuses: dict[str, int] = {}
+    status_polls = 0
+    for entry in requests:
+        statuses[str(entry["status"])] = statuses.get(str(entry["status"]), 0) + 1
+        if entry["endpoint"] == "get_job":
+            status_polls += 1
+            by_job[entry["job_id"]].append(parse_iso(entry["time"]))
+    gaps: list[float] = []
+    for times in by_job.values():
+        times.sort()
+        gaps.extend(later - earlier for earlier, later in itertools.pairwise(times))
+    return {
+        "requests": len(requests),
+        "status_polls": status_polls,
+        "request_statuses": statuses,
+        "poll_gap_median": median(gaps),
+        "poll_gap_p99": percentile(gaps, 99),
+    }
+
+
+def summarize(result: dict[str, Any]) -> dict[str, Any]:
+    """Per-trigger figures from one variant's raw figures."""
+    triggers = result["triggers"]
+    poll = result["poll"]
+    # Each trigger's nominal intervals: its time from start to event, divided by the poll interval.
+    # On schedule, a trigger that fired after T seconds polled at 0, P, 2P, ... T: 1 + T / P times.
+    scheduled = sum(1 + seconds / poll for seconds in result["trigger_seconds"])
+    polls = result["status_polls"] or 1
+    return {
+        # About 1.0 when every trigger keeps its schedule; below 1 when triggers fall behind it.
+        "polls_per_interval": result["status_polls"] / scheduled if scheduled else float("nan"),
+        # HTTP requests per trigger per interval, i.e. per poll cycle: the request-count target.
+        "requests_per_poll": result["requests"] / polls,
+        "cpu_ms_per_poll": 1000 * result["cpu_seconds"] / polls,
+        "rss_kib_per_trigger": result["rss_growth_bytes"] / triggers / 1024,
+        "rss_growth_mib": result["rss_growth_bytes"] / 2**20,
+        "tcp_opened": result["tcp_opened"],
+        "peak_open_connections": result["peak_open_connections"],
+        "lag_p99_ms": 1000 * result["lag_p99"],
+        "lag_max_ms": 1000 * result["lag_max"],
+        "steady_lag_p99_ms": 1000 * result["steady_lag_p99"],
+        "worker_cpu_percent": 100 * result["cpu_seconds"] / result["wall_seconds"],
+        "emulator_cpu_percent": result["emulator_cpu_percent"],
+        "rest_of_machine_cpu_percent": result["rest_of_machine_cpu_percent"],
+        "poll_gap_median": result["poll_gap_median"],
+        "poll_gap_p99": result["poll_gap_p99"],
+        "events": result["events"],
+        "polls": result["status_polls"],
+        "requests": result["requests"],
+        "wall_seconds": result["wall_seconds"],
+    }
+
+
+def run(
+    *, triggers: int, job_seconds: float, poll: float, work_dir: Path, variants: list[str], log: Any
+) -> dict[str, Any]:
+    results = {}
+    for name in variants:
+        log(f"  triggerer scale: {name} ({triggers} triggers, jobs of {job_seconds:g} s, poll {poll:g} s)")
+        raw = run_variant(name, triggers=triggers, job_seconds=job_seconds, poll=poll, work_dir=work_dir)
+        results[name] = {"raw": raw, **summarize(raw)}
+        figures = results[name]
+        log(
+            f"    {figures['polls']} polls ({figures['polls_per_interval']:.2f} of schedule), "
+            f"{figures['requests_per_poll']:.2f} req/poll, median gap {figures['poll_gap_median']:.2f} s,"
+            f" {figures['cpu_ms_per_poll']:.2f} CPU ms/poll, {figures['rss_kib_per_trigger']:.0f} KiB/trigger,"
+            f" {figures['tcp_opened']} TCP opened, lag p99 {figures['lag_p99_ms']:.0f} ms"
+            f" (steady {figures['steady_lag_p99_ms']:.0f} ms),"
+            f" worker CPU {figures['worker_cpu_percent']:.0f}%, emulator CPU {figures['emulator_cpu_percent']:.0f}%,"
+            f" rest of machine {figures['rest_of_machine_cpu_percent']:.0f}%"
+        )
+    return results
+
+
+# ------------------------------------------------------------------------------------------ worker
+
+
+def _worker(config: dict[str, Any]) -> dict[str, Any]:
+    import airflow.sdk  # noqa: F401 - loaded before the baseline, as in a running triggerer
+    from common import ConnectionCounter
+
+    counter = ConnectionCounter().install()
+    if config["kind"] == "threads":
+        return _threads_worker(config, counter)
+    import asyncio
+
+    return asyncio.run(_trigger_worker(config, counter))
+
+
+def _trigger_class(config: dict[str, Any]) -> Any:
+    from variants import PerPollClientTrigger, PoolTrigger, configure_pool
+
+    from airflow_provider_domino.triggers.domino import DominoJobTrigger
+
+    if config["trigger"] == "pool":
+        configure_pool(config["pool_size"], config["gated"])
+    return {"ours": DominoJobTrigger, "per_poll_client": PerPollClientTrigger, "pool": PoolTrigger}[
+        config["trigger"]
+    ]
+
+
+async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any]:
+    import asyncio
+    import time
+
+    from common import (
+        cpu_seconds,
+        machine_busy_seconds,
+        peak_rss_bytes,
+        process_cpu_seconds,
+        reset_peak_rss,
+        rss_bytes,
+    )
+
+    trigger_class = _trigger_class(config)
+    poll = config["poll"]
+
+    def build(job_id: str) -> Any:
+        # As the triggerer does: the operator serializes the trigger, the triggerer rebuilds it.
+        _, kwargs = trigger_class(job_id, poll_interval=poll, fetch_logs=config["fetch_logs"]).serialize()
+        return trigger_class(**kwargs)
+
+    async def drive(trigger: Any, events: list[Any], started: float) -> None:
+        try:
+            async for event in trigger.run():
+                events.append((trigger.job_id, event.payload["status"], time.monotonic() - started))
+        finally:
+            await trigger.cleanup()
+
+    # Warm-up: one full trigger run against a finished job loads every lazily imported module.
+    await drive(build(config["warmup_job"]), [], time.monotonic())
+    counter.opened = 0
+    reset_peak_rss()
+    rss_before = rss_bytes()
+    cpu_before = cpu_seconds()
+    busy_before = machine_busy_seconds()
+    emulator_before = process_cpu_seconds(config["emulator_pid"])
+    lags: list[tuple[float, float]] = []
+    stop = asyncio.Event()
+    started = time.monotonic()
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            before = time.monotonic()
+            await asyncio.sleep(TICK)
+            lags.append((before - started, time.monotonic() - before - TICK))
+
+    ticking = asyncio.create_task(ticker())
+    events: list[Any] = []
+    tasks = [asyncio.create_task(drive(build(job_id), events, started)) for job_id in config["job_ids"]]
+    done, pending = await asyncio.wait(tasks, timeout=config["timeout"])
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    wall = time.monotonic() - started
+    cpu = cpu_seconds() - cpu_before
+    busy = machine_busy_seconds() - busy_before
+    emulator_cpu = process_cpu_seconds(config["emulator_pid"]) - emulator_before
+    stop.set()
+    await ticking
+    failures = [repr(task.exception()) for task in done if task.exception() is not None]
+    statuses: dict[str, int] = {}
+    for _, status, _ in events:
+        statuses[status] = statuses.get(status, 0) + 1
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "machine_busy_seconds": busy,
+        "emulator_cpu_seconds": emulator_cpu,
+        "rss_before_bytes": rss_before,
+        "rss_growth_bytes": peak_rss_bytes() - rss_before,
+        "tcp_opened": counter.opened,
+        **_lag_stats(lags, [seconds for _, _, seconds in events], poll),
+        "events": statuses,
+        "unfinished": len(pending),
+        "failures": failures[:5],
+        "trigger_seconds": [seconds for _, _, seconds in events],
+    }
+
+
+def _threads_worker(config: dict[str, Any], counter: Any) -> dict[str, Any]:
+    import threading
+    import time
+
+    from common import (
+        cpu_seconds,
+        machine_busy_seconds,
+        peak_rss_bytes,
+        process_cpu_seconds,
+        reset_peak_rss,
+        rss_bytes,
+    )
+    from variants import blocking_poll
+
+    poll = config["poll"]
+    warm: dict[str, tuple[float, str]] = {}
+    blocking_poll(config["warmup_job"], poll, warm)
+    counter.opened = 0
+    reset_peak_rss()
+    rss_before = rss_bytes()
+    cpu_before = cpu_seconds()
+    busy_before = machine_busy_seconds()
+    emulator_before = process_cpu_seconds(config["emulator_pid"])
+    lags: list[tuple[float, float]] = []
+    stop = threading.Event()
+    started_wall = time.time()
+    started = time.monotonic()
+
+    def ticker() -> None:
+        # The closest thing to event-loop lag here: how late a sleeping thread wakes (GIL contention).
+        while not stop.is_set():
+            before = time.monotonic()
+            time.sleep(TICK)
+            lags.append((before - started, time.monotonic() - before - TICK))
+
+    ticking = threading.Thread(target=ticker, daemon=True)
+    ticking.start()
+    events: dict[str, tuple[float, str]] = {}
+    threads = [
+        threading.Thread(target=blocking_poll, args=(job_id, poll, events), daemon=True)
+        for job_id in config["job_ids"]
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = started + config["timeout"]
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    wall = time.monotonic() - started
+    cpu = cpu_seconds() - cpu_before
+    busy = machine_busy_seconds() - busy_before
+    emulator_cpu = process_cpu_seconds(config["emulator_pid"]) - emulator_before
+    stop.set()
+    ticking.join()
+    statuses: dict[str, int] = {}
+    for _, status in events.values():
+        key = "success" if status.lower() == "succeeded" else "failed"
+        statuses[key] = statuses.get(key, 0) + 1
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "machine_busy_seconds": busy,
+        "emulator_cpu_seconds": emulator_cpu,
+        "rss_before_bytes": rss_before,
+        "rss_growth_bytes": peak_rss_bytes() - rss_before,
+        "tcp_opened": counter.opened,
+        **_lag_stats(lags, [when - started_wall for when, _ in events.values()], poll),
+        "events": statuses,
+        "unfinished": sum(1 for thread in threads if thread.is_alive()),
+        "failures": [],
+        "trigger_seconds": [when - started_wall for when, _ in events.values()],
+    }
+
+
+def _lag_stats(samples: list[tuple[float, float]], event_seconds: list[float], poll: float) -> dict[str, Any]:
+    """Lag over the whole run, and in the steady state: after the start-up burst, before the first event."""
+    lags = [lag for _, lag in samples]
+    first_event = min(event_seconds, default=float("inf"))
+    steady = [lag for at, lag in samples if 2 * poll <= at < first_event]
+    return {
+        "lag_p50": percentile(lags, 50),
+        "lag_p99": percentile(lags, 99),
+        "lag_max": max(lags, default=float("nan")),
+        "steady_lag_p99": percentile(steady, 99),
+        "steady_lag_max": max(steady, default=float("nan")),
+        "steady_seconds": len(steady) * TICK,
+    }
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:
+    worker_main(_worker)
