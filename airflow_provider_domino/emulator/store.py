@@ -61,11 +61,13 @@ CREATE TABLE IF NOT EXISTS goal_links (
 );
 """
 
-_JOB_COLUMNS = (
-    "id, seq, project_id, status, command, title, hardware_tier_id, is_direct_hardware_tier_id, "
-    "environment_id, commit_id, output_commit_id, submitted_at, started_at, ended_at, exit_code, "
-    "pid, pid_start_time"
-)
+#: The ``jobs`` table's columns, named exactly like the ``Job`` fields they hold (tags live apart).
+_JOB_FIELDS = (
+    "id", "seq", "project_id", "status", "command", "title", "hardware_tier_id", "is_direct_hardware_tier_id",
+    "environment_id", "commit_id", "output_commit_id", "submitted_at", "started_at", "ended_at", "exit_code",
+    "pid", "pid_start_time",
+)  # fmt: skip
+_JOB_COLUMNS = ", ".join(_JOB_FIELDS)
 
 
 @dataclass
@@ -125,25 +127,8 @@ class StateStore:
         for commit_id, project_id in self._db.execute("SELECT id, project_id FROM commits"):
             self._commit_projects[commit_id] = project_id
         for row in self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY seq"):
-            job = Job(
-                id=row[0],
-                seq=row[1],
-                project_id=row[2],
-                status=row[3],
-                command=row[4],
-                title=row[5],
-                hardware_tier_id=row[6],
-                is_direct_hardware_tier_id=bool(row[7]),
-                environment_id=row[8],
-                commit_id=row[9],
-                output_commit_id=row[10],
-                submitted_at=row[11],
-                started_at=row[12],
-                ended_at=row[13],
-                exit_code=row[14],
-                pid=row[15],
-                pid_start_time=row[16],
-            )
+            job = Job(**dict(zip(_JOB_FIELDS, row, strict=True)))
+            job.is_direct_hardware_tier_id = bool(job.is_direct_hardware_tier_id)  # SQLite keeps 0/1
             self._index_job(job)
             self._next_seq = max(self._next_seq, job.seq + 1)
         for tag_id, job_id, name, seq in self._db.execute(
@@ -223,35 +208,22 @@ class StateStore:
 
     def add_job(self, job: Job) -> None:
         """Persist a newly submitted job."""
-        self._db.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 17)})", self._row(job))
+        placeholders = ", ".join("?" * len(_JOB_FIELDS))
+        self._db.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({placeholders})", self._row(job))
         self._index_job(job)
 
     def save_job(self, job: Job) -> None:
         """Write a job's mutable fields back after the caller changed them in place."""
         row = self._row(job)
-        assignments = ", ".join(f"{column.strip()} = ?" for column in _JOB_COLUMNS.split(",")[1:])
+        assignments = ", ".join(f"{column} = ?" for column in _JOB_FIELDS[1:])
         self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*row[1:], job.id))
 
     @staticmethod
     def _row(job: Job) -> tuple[object, ...]:
-        return (
-            job.id,
-            job.seq,
-            job.project_id,
-            job.status,
-            job.command,
-            job.title,
-            job.hardware_tier_id,
-            int(job.is_direct_hardware_tier_id),
-            job.environment_id,
-            job.commit_id,
-            job.output_commit_id,
-            job.submitted_at,
-            job.started_at,
-            job.ended_at,
-            job.exit_code,
-            job.pid,
-            job.pid_start_time,
+        """The job's ``jobs`` row, in ``_JOB_FIELDS`` order (booleans as SQLite integers)."""
+        return tuple(
+            int(value) if isinstance(value, bool) else value
+            for value in (getattr(job, f) for f in _JOB_FIELDS)
         )
 
     # -------------------------------------------------------------------- tags
