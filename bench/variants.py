@@ -29,35 +29,15 @@ import asyncio
 import contextlib
 import time
 import types
-import weakref
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_domino.hooks.domino import DominoHook
-from airflow_provider_domino.hooks.transport import AsyncTransport
+from airflow_provider_domino.hooks.transport import AsyncTransport, _SharedAsyncClients, new_async_client
 from airflow_provider_domino.triggers.domino import DominoJobTrigger
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.endpoints import ApiCall, RawResponse
-
-
-def _client(transport: AsyncTransport, pool_size: int | None) -> Any:
-    import httpx
-
-    settings = transport._settings
-    limits = (
-        httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size, keepalive_expiry=30)
-        if pool_size
-        else httpx.Limits()
-    )
-    return httpx.AsyncClient(
-        base_url=settings.base_url,
-        verify=settings.verify,
-        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        limits=limits,
-        headers={"User-Agent": transport._user_agent},
-        follow_redirects=False,
-    )
 
 
 # ------------------------------------------------------------------- baseline (a): client per poll
@@ -67,7 +47,7 @@ class PerPollClientTransport(AsyncTransport):
     """Opens (and closes) a fresh ``httpx.AsyncClient`` for every request: a TCP connect per poll."""
 
     async def _send_once(self, call: ApiCall[Any]) -> RawResponse:
-        async with _client(self, None) as client:
+        async with new_async_client(self._settings, self._user_agent, None) as client:
             # The provider's transport sends on ``self._shared``: hand it this poll's own client.
             self._shared = types.SimpleNamespace(client=client, in_flight=contextlib.nullcontext())  # type: ignore[assignment]
             try:
@@ -95,55 +75,10 @@ class PerPollClientTrigger(DominoJobTrigger):
 # ------------------------------------------------------------- other pool sizes, gated or not
 
 
-class _PoolClients:
-    """Like the provider's shared clients (one per loop and key, reference counted), any pool size."""
-
-    def __init__(self) -> None:
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def acquire(self, key: Any, transport: PoolTransport) -> Any:
-        per_loop = self._clients.setdefault(asyncio.get_running_loop(), {})
-        shared = per_loop.get(key)
-        if shared is None or shared.client.is_closed:
-            size = transport.pool_size
-            gate = asyncio.Semaphore(size) if transport.gated else contextlib.nullcontext()
-            shared = per_loop[key] = types.SimpleNamespace(
-                client=_client(transport, size), in_flight=gate, users=0
-            )
-        shared.users += 1
-        return shared
-
-    async def release(self, key: Any) -> None:
-        per_loop = self._clients.get(asyncio.get_running_loop(), {})
-        shared = per_loop.get(key)
-        if shared is None:
-            return
-        shared.users -= 1
-        if shared.users <= 0:
-            per_loop.pop(key, None)
-            await shared.client.aclose()
-
-
-_POOL_CLIENTS = _PoolClients()
-
-
 class PoolTransport(AsyncTransport):
-    """The provider's transport on a shared pool of ``pool_size``, with or without the semaphore."""
+    """The provider's transport on its own shared-client registry, any pool size, gated or not."""
 
-    pool_size = 64
-    gated = False
-
-    def _acquire(self) -> Any:
-        if self._shared is None or self._shared.client.is_closed:
-            self._shared = _POOL_CLIENTS.acquire((self._key, self.pool_size, self.gated), self)
-        return self._shared
-
-    async def aclose(self) -> None:
-        if self._shared is not None:
-            self._shared = None
-            await _POOL_CLIENTS.release((self._key, self.pool_size, self.gated))
+    clients = _SharedAsyncClients(64, gated=False)
 
 
 class _PoolHook(DominoHook):
@@ -153,7 +88,7 @@ class _PoolHook(DominoHook):
 
 
 class PoolTrigger(DominoJobTrigger):
-    """The provider's trigger on a shared pool configured by ``PoolTransport.pool_size`` / ``gated``."""
+    """The provider's trigger on a shared pool configured by ``configure_pool``."""
 
     def _hook(self) -> Any:
         return _PoolHook(self.domino_conn_id, caller="PoolTrigger")
@@ -161,8 +96,7 @@ class PoolTrigger(DominoJobTrigger):
 
 def configure_pool(pool_size: int, gated: bool) -> None:
     """Set the pool every ``PoolTrigger`` in this process uses."""
-    PoolTransport.pool_size = pool_size
-    PoolTransport.gated = gated
+    PoolTransport.clients = _SharedAsyncClients(pool_size, gated=gated)
 
 
 # --------------------------------------------------------------------------- polling schedules

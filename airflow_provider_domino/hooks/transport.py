@@ -9,9 +9,11 @@ mean "may have been processed" is the only client-specific knowledge here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import weakref
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -121,10 +123,34 @@ def _reason(err: Exception) -> str:
 ASYNC_POOL_SIZE = 16
 
 
+def new_async_client(
+    settings: DominoConnectionSettings, user_agent: str, pool_size: int | None = ASYNC_POOL_SIZE
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` for one Domino endpoint: timeouts, TLS, User-Agent, a pool of ``pool_size``.
+
+    ``pool_size=None`` keeps httpx's default limits.
+    """
+    import httpx
+
+    limits = httpx.Limits()
+    if pool_size is not None:
+        limits = httpx.Limits(
+            max_connections=pool_size, max_keepalive_connections=pool_size, keepalive_expiry=30
+        )
+    return httpx.AsyncClient(
+        base_url=settings.base_url,
+        verify=settings.verify,
+        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+        limits=limits,
+        headers={"User-Agent": user_agent},
+        follow_redirects=False,
+    )
+
+
 @dataclass
 class _SharedClient:
     client: httpx.AsyncClient
-    in_flight: asyncio.Semaphore
+    in_flight: AbstractAsyncContextManager[Any]
     users: int = 0
 
 
@@ -132,11 +158,17 @@ class _SharedAsyncClients:
     """One ``httpx.AsyncClient`` per event loop and endpoint, shared by every hook in that loop.
 
     A triggerer runs thousands of triggers in one loop; a client (and connection pool) each would open
-    thousands of TCP connections. Sharing one pool bounds connections by ``ASYNC_POOL_SIZE`` instead.
+    thousands of TCP connections. Sharing one pool bounds connections by ``pool_size`` instead.
     Reference counted: the last hook to release a client closes it.
+
+    :param pool_size: connections per client.
+    :param gated: put a semaphore of ``pool_size`` in front of the pool (see ``ASYNC_POOL_SIZE``); only
+        benchmarks of the ungated design turn it off.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pool_size: int = ASYNC_POOL_SIZE, *, gated: bool = True) -> None:
+        self.pool_size = pool_size
+        self.gated = gated
         self._clients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[tuple[Any, ...], _SharedClient]
         ] = weakref.WeakKeyDictionary()
@@ -144,24 +176,12 @@ class _SharedAsyncClients:
     def acquire(
         self, key: tuple[Any, ...], settings: DominoConnectionSettings, user_agent: str
     ) -> _SharedClient:
-        import httpx
-
         per_loop = self._clients.setdefault(asyncio.get_running_loop(), {})
         shared = per_loop.get(key)
         if shared is None or shared.client.is_closed:
-            client = httpx.AsyncClient(
-                base_url=settings.base_url,
-                verify=settings.verify,
-                timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-                limits=httpx.Limits(
-                    max_connections=ASYNC_POOL_SIZE,
-                    max_keepalive_connections=ASYNC_POOL_SIZE,
-                    keepalive_expiry=30,
-                ),
-                headers={"User-Agent": user_agent},
-                follow_redirects=False,
-            )
-            shared = per_loop[key] = _SharedClient(client, asyncio.Semaphore(ASYNC_POOL_SIZE))
+            gate = asyncio.Semaphore(self.pool_size) if self.gated else contextlib.nullcontext()
+            client = new_async_client(settings, user_agent, self.pool_size)
+            shared = per_loop[key] = _SharedClient(client, gate)
         shared.users += 1
         return shared
 
@@ -182,6 +202,9 @@ SHARED_ASYNC_CLIENTS = _SharedAsyncClients()
 class AsyncTransport:
     """Sends calls on the loop's shared ``httpx.AsyncClient`` with the same retry policy as the sync one."""
 
+    #: Where the shared clients come from (benchmarks swap in other pool designs).
+    clients: _SharedAsyncClients = SHARED_ASYNC_CLIENTS
+
     def __init__(self, settings: DominoConnectionSettings, policy: RetryPolicy, user_agent: str) -> None:
         self._settings = settings
         self._policy = policy
@@ -197,7 +220,7 @@ class AsyncTransport:
 
     def _acquire(self) -> _SharedClient:
         if self._shared is None or self._shared.client.is_closed:
-            self._shared = SHARED_ASYNC_CLIENTS.acquire(self._key, self._settings, self._user_agent)
+            self._shared = self.clients.acquire(self._key, self._settings, self._user_agent)
         return self._shared
 
     async def send(self, call: ApiCall[T]) -> T:
@@ -244,4 +267,4 @@ class AsyncTransport:
         """Give the shared client back; the last user closes it."""
         if self._shared is not None:
             self._shared = None
-            await SHARED_ASYNC_CLIENTS.release(self._key)
+            await self.clients.release(self._key)
