@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_domino.emulator.faults import FaultConfigError, FaultInjector
-from airflow_provider_domino.emulator.settings import ONE_MIB, EmulatorSettings, HardwareTier
+from airflow_provider_domino.emulator.settings import (
+    DEFAULT_LOG_PAGE_CAP,
+    ONE_MIB,
+    EmulatorSettings,
+    HardwareTier,
+)
 
 API_KEY_ENV = "DOMINO_EMULATOR_API_KEY"
 EXIT_USAGE = 2
@@ -64,7 +69,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ID=NAME",
-        help="accepted hardware tier (repeatable; replaces the defaults small, medium, large, gpu-small)",
+        help="a hardware tier every project offers (repeatable; replaces the defaults small-k8s=Small, "
+        "medium-k8s=Medium, large-k8s=Large, gpu-small-k8s=GPU Small; the first is the default)",
     )
     parser.add_argument(
         "--faults", metavar="JSON_OR_@FILE", help="fault-injection configuration (tests only)"
@@ -79,6 +85,26 @@ def _build_parser() -> argparse.ArgumentParser:
         "--ready-file", type=Path, help="write the base URL here once connections are accepted"
     )
     parser.add_argument("--max-body-bytes", type=int, default=ONE_MIB, help="largest accepted request body")
+    parser.add_argument(
+        "--flat-shapes",
+        action="store_true",
+        help="answer in the simplified reference's flat shapes (text logs with Range) instead of "
+        "Domino's published ones",
+    )
+    parser.add_argument(
+        "--list-lag",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep a new job out of the beta job list for this long, as Domino's list lags behind",
+    )
+    parser.add_argument(
+        "--log-page-cap",
+        type=int,
+        default=DEFAULT_LOG_PAGE_CAP,
+        metavar="LINES",
+        help=f"most log entries one logs call returns, whatever limit asks (default {DEFAULT_LOG_PAGE_CAP})",
+    )
     return parser
 
 
@@ -125,6 +151,10 @@ def _settings_from(args: argparse.Namespace) -> EmulatorSettings:
         raise _UsageError("--max-concurrent-per-tier must be at least 1")
     if args.max_body_bytes < 1:
         raise _UsageError("--max-body-bytes must be positive")
+    if args.list_lag < 0:
+        raise _UsageError("--list-lag must not be negative")
+    if not 1 <= args.log_page_cap <= 10_000:
+        raise _UsageError("--log-page-cap must be between 1 and 10000")
     if args.projects_dir is not None and not args.projects_dir.is_dir():
         raise _UsageError(f"--projects-dir {args.projects_dir} is not a directory")
     settings = EmulatorSettings(
@@ -139,6 +169,9 @@ def _settings_from(args: argparse.Namespace) -> EmulatorSettings:
         ignore_range=args.ignore_range,
         ready_file=args.ready_file,
         max_body_bytes=args.max_body_bytes,
+        flat_shapes=args.flat_shapes,
+        list_lag_seconds=args.list_lag,
+        log_page_cap=args.log_page_cap,
     )
     tiers = _parse_tiers(args.hardware_tier)
     if tiers:

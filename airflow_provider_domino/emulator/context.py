@@ -51,6 +51,33 @@ class EmulatorContext:
         self.request_log = RequestLog()
         self._api_keys: list[str] = list(settings.api_keys)
         self._every_key_seen: set[str] = set(self._api_keys)
+        self.list_lag_seconds = settings.list_lag_seconds
+        self.log_page_cap = settings.log_page_cap
+
+    # --------------------------------------------------------- run-time knobs
+    def runtime_settings(self) -> dict[str, object]:
+        """The settings tests may change while the emulator runs (``/_emulator/settings``)."""
+        return {
+            "flatShapes": self.settings.flat_shapes,
+            "listLagSeconds": self.list_lag_seconds,
+            "logPageCap": self.log_page_cap,
+        }
+
+    def update_runtime_settings(self, changes: dict[str, object]) -> None:
+        """Apply ``listLagSeconds`` and/or ``logPageCap``; ValueError names a bad key or value."""
+        for key, value in changes.items():
+            if key == "listLagSeconds":
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                    raise ValueError("'listLagSeconds' must be a non-negative number")
+            elif key == "logPageCap":
+                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:
+                    raise ValueError("'logPageCap' must be an integer from 1 to 10000")
+            else:
+                raise ValueError(f"unknown setting '{key}' (known: listLagSeconds, logPageCap)")
+        if "listLagSeconds" in changes:
+            self.list_lag_seconds = float(changes["listLagSeconds"])  # type: ignore[arg-type]
+        if "logPageCap" in changes:
+            self.log_page_cap = int(changes["logPageCap"])  # type: ignore[call-overload]
 
     # ------------------------------------------------------------------- keys
     def is_valid_key(self, candidate: str) -> bool:

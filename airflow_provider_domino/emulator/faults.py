@@ -27,6 +27,8 @@ ENDPOINT_NAMES = frozenset(
         "link_goal",
         "unlink_goal",
         "find_project",
+        "get_project",
+        "list_hardware_tiers",
     }
 )
 FAULT_KINDS = frozenset({"status", "latency", "drop", "drop_before"})

@@ -55,6 +55,9 @@ class EmulatorProcess:
         extra_args: Sequence[str] = (),
         startup_timeout: float = 30.0,
         work_dir: str | os.PathLike[str] | None = None,
+        flat_shapes: bool = False,
+        list_lag: float = 0.0,
+        log_page_cap: int | None = None,
     ) -> None:
         self.api_key = api_key
         self.projects_dir = Path(projects_dir) if projects_dir is not None else None
@@ -65,6 +68,9 @@ class EmulatorProcess:
         self.log_path = self.work_dir / "emulator.log"
         self.proxy = proxy
         self.extra_args = list(extra_args)
+        self.flat_shapes = flat_shapes
+        self.list_lag = list_lag
+        self.log_page_cap = log_page_cap
         self.startup_timeout = startup_timeout
         self.url = ""
         self.proxy_url: str | None = None
@@ -126,6 +132,12 @@ class EmulatorProcess:
             command += ["--projects-dir", str(self.projects_dir)]
         if self.proxy:
             command += ["--proxy-port", str(self.proxy_port)]
+        if self.flat_shapes:
+            command.append("--flat-shapes")
+        if self.list_lag:
+            command += ["--list-lag", str(self.list_lag)]
+        if self.log_page_cap is not None:
+            command += ["--log-page-cap", str(self.log_page_cap)]
         command += self.extra_args
         env = {**os.environ, _API_KEY_ENV: self.api_key}
         self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
@@ -274,12 +286,41 @@ class EmulatorProcess:
         stopped: list[str] = self._admin("POST", "/_emulator/jobs/stop-all").json()["stopped"]
         return stopped
 
+    def settings(self) -> dict[str, Any]:
+        """``flatShapes``, ``listLagSeconds`` and ``logPageCap`` as the running emulator has them."""
+        settings: dict[str, Any] = self._admin("GET", "/_emulator/settings").json()
+        return settings
+
+    def set_list_lag(self, seconds: float) -> None:
+        """From now on, keep each new job out of the beta list for ``seconds``."""
+        self._admin("PATCH", "/_emulator/settings", json={"listLagSeconds": seconds})
+
+    def set_log_page_cap(self, lines: int) -> None:
+        """From now on, answer at most ``lines`` log entries per logs call."""
+        self._admin("PATCH", "/_emulator/settings", json={"logPageCap": lines})
+
     def get_job(self, job_id: str) -> dict[str, Any]:
-        """One job through the public API."""
+        """One job in the emulator's own flat view, whatever shapes it serves.
+
+        Keys: ``id``, ``projectId``, ``number``, ``status`` (Pending, Running, Succeeded, Failed,
+        Stopped, Error), ``command``, ``title``, ``hardwareTierId``, ``environmentId``,
+        ``commitId``, ``outputCommitId``, ``submittedAt``, ``startedAt``, ``endedAt``,
+        ``exitCode``, ``tags`` (``[{id, name}]``), plus ``pid`` and ``workingDir``.
+        """
+        job: dict[str, Any] = self._admin("GET", f"/_emulator/jobs/{quote(job_id, safe='')}").json()
+        return job
+
+    def api_job(self, job_id: str) -> dict[str, Any]:
+        """One job exactly as the public API answers (``{job, metadata}``, or flat with ``flat_shapes``)."""
         response = self.api("GET", f"/api/jobs/beta/jobs/{quote(job_id, safe='')}")
         response.raise_for_status()
         job: dict[str, Any] = response.json()
         return job
+
+    def job_log_text(self, job_id: str) -> str:
+        """A job's stdout and stderr as text, whatever shapes the emulator serves (admin route)."""
+        response = self._admin("GET", f"/_emulator/jobs/{quote(job_id, safe='')}/log")
+        return response.text
 
     def wait_for_status(
         self, job_id: str, statuses: str | Iterable[str], timeout: float = 30.0, interval: float = 0.05

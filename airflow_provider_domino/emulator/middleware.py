@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Match
 
+from airflow_provider_domino.emulator.shapes import error_body
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -34,6 +36,8 @@ logger = logging.getLogger("airflow_provider_domino.emulator")
 ADMIN_PREFIX = "/_emulator"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _AUTHENTICATED = frozenset({"api_key", "bearer", "proxy"})
+#: Request bodies are kept in the request log (for contract tests) up to this size.
+_RECORDED_BODY_BYTES = 64 * 1024
 
 
 async def send_json(
@@ -90,7 +94,7 @@ class EmulatorMiddleware:
         is_admin = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
         endpoint = None if is_admin else self._endpoint_name(scope)
         auth = self._auth_kind(scope)
-        outcome: dict[str, Any] = {"status": None, "fault": None}
+        outcome: dict[str, Any] = {"status": None, "fault": None, "body": None}
 
         def record() -> None:
             if is_admin:
@@ -103,6 +107,7 @@ class EmulatorMiddleware:
                 status=outcome["status"] if outcome["status"] is not None else 500,
                 auth=auth,
                 fault=outcome["fault"],
+                body=outcome["body"],
                 secrets=self.context.secrets,
             )
 
@@ -120,10 +125,12 @@ class EmulatorMiddleware:
         auth: str,
         outcome: dict[str, Any],
     ) -> None:
+        path: str = scope["path"]
+        flat = self.context.settings.flat_shapes
         if auth not in _AUTHENTICATED:
             message = "Invalid API key" if auth == "invalid" else "Missing API key: send X-Domino-Api-Key"
             outcome["status"] = 401
-            await send_json(send, 401, {"message": message})
+            await send_json(send, 401, error_body(path, 401, message, flat=flat))
             return
 
         fault: Fault | None = self.context.faults.choose(endpoint) if endpoint else None
@@ -132,7 +139,8 @@ class EmulatorMiddleware:
             if fault.kind == "status":
                 headers = [(b"retry-after", fault.retry_after.encode("latin-1"))] if fault.retry_after else []
                 outcome["status"] = fault.status
-                await send_json(send, fault.status, {"message": f"Injected {fault.status}"}, headers)
+                injected = error_body(path, fault.status, f"Injected {fault.status}", flat=flat)
+                await send_json(send, fault.status, injected, headers)
                 return
             if fault.kind == "drop_before":
                 outcome["status"] = "dropped"
@@ -147,8 +155,11 @@ class EmulatorMiddleware:
             if body is None:
                 outcome["status"] = 413
                 limit = self.context.settings.max_body_bytes
-                await send_json(send, 413, {"message": f"Request body exceeds the limit of {limit} bytes"})
+                message = f"Request body exceeds the limit of {limit} bytes"
+                await send_json(send, 413, error_body(path, 413, message, flat=flat))
                 return
+            if body:
+                outcome["body"] = body[:_RECORDED_BODY_BYTES].decode("utf-8", "replace")
             app_receive = _replay(body, receive)
 
         dropping = fault is not None and fault.kind == "drop"

@@ -1,15 +1,16 @@
-"""The emulator's records (jobs, tags) and their Domino JSON shapes.
+"""The emulator's records (jobs, tags) and the ids Domino gives them.
 
-Domino field names (camelCase) appear only in the ``to_api`` methods; everything else in
-the emulator uses Python names.
+These are plain Python records. How they look on the wire lives in ``shapes`` (the published
+Domino shapes, and the simplified reference's flat ones behind ``--flat-shapes``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 PENDING = "Pending"
 RUNNING = "Running"
@@ -19,23 +20,39 @@ STOPPED = "Stopped"
 ERROR = "Error"
 
 TERMINAL_STATUSES = frozenset({SUCCEEDED, FAILED, STOPPED, ERROR})
-DEFAULT_ENVIRONMENT_ID = "emulator-default-environment"
+DEFAULT_ENVIRONMENT_ID = "6231315a7a0af0281c01a699"
+DEFAULT_ENVIRONMENT_NAME = "Domino Standard Environment (emulated)"
 
 
 def utc_now_iso() -> str:
     """Current time as ISO 8601 UTC with a ``Z`` suffix and milliseconds, as Domino answers."""
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return iso_from_ms(time.time_ns() // 1_000_000)
 
 
-def new_job_id() -> str:
-    """A Domino-looking job id: ``job-`` and 12 hex digits."""
-    return "job-" + secrets.token_hex(6)
+def iso_from_ms(epoch_ms: int) -> str:
+    """``epoch_ms`` as ``2026-01-02T03:04:05.678Z``."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
-def new_tag_id() -> str:
-    """A tag id: ``tag-`` and 12 hex digits."""
-    return "tag-" + secrets.token_hex(6)
+def epoch_ms_from_iso(value: str) -> int:
+    """The inverse of :func:`iso_from_ms` (and of :func:`utc_now_iso`)."""
+    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000 + 0.5)
+
+
+def new_object_id() -> str:
+    """A MongoDB-style ObjectId, as every real Domino id is: 8 hex digits of time, 16 random."""
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}" + secrets.token_hex(8)
+
+
+def stable_object_id(*parts: str) -> str:
+    """A 24-hex id derived from ``parts``: the same on every restart (owners, stages, users)."""
+    return hashlib.sha1("/".join(parts).encode()).hexdigest()[:24]
+
+
+#: The single user the emulator pretends every request comes from.
+EMULATOR_USER_ID = stable_object_id("emulator-user")
 
 
 @dataclass
@@ -44,15 +61,16 @@ class Tag:
 
     id: str
     name: str
-
-    def to_api(self) -> dict[str, str]:
-        """The ``{"id", "name"}`` shape used in job JSON and by the tag endpoint."""
-        return {"id": self.id, "name": self.name}
+    created_at: str = ""
 
 
 @dataclass
 class Job:
-    """One job, from submission to its terminal status; the store keeps the only copy."""
+    """One job, from submission to its terminal status; the store keeps the only copy.
+
+    ``number`` (the job's ordinal within its project) and ``listed_after`` (monotonic time
+    before which the beta list pretends not to know the job) are derived, never stored.
+    """
 
     id: str
     seq: int
@@ -72,28 +90,10 @@ class Job:
     pid: int | None = None
     pid_start_time: int | None = None
     tags: list[Tag] = field(default_factory=list)
+    number: int = 0
+    listed_after: float = 0.0
 
     @property
     def is_terminal(self) -> bool:
         """True once the job can no longer change status."""
         return self.status in TERMINAL_STATUSES
-
-    def to_api(self) -> dict[str, Any]:
-        """The job as ``GET /api/jobs/beta/jobs/{jobId}`` returns it."""
-        return {
-            "id": self.id,
-            "projectId": self.project_id,
-            "status": self.status,
-            "command": self.command,
-            "title": self.title,
-            "hardwareTierId": self.hardware_tier_id,
-            "isDirectHardwareTierId": self.is_direct_hardware_tier_id,
-            "environmentId": self.environment_id,
-            "commitId": self.commit_id,
-            "outputCommitId": self.output_commit_id,
-            "submittedAt": self.submitted_at,
-            "startedAt": self.started_at,
-            "endedAt": self.ended_at,
-            "exitCode": self.exit_code,
-            "tags": [tag.to_api() for tag in self.tags],
-        }

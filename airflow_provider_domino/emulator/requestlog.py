@@ -1,8 +1,9 @@
 """A bounded record of the API requests the emulator answered, for tests to assert on.
 
 It keeps what a test needs to prove client behaviour (which endpoint, how it
-authenticated, which fault it met, what status it got) and nothing secret: no header
-values, and any accepted API key that shows up in a path or query is masked.
+authenticated, which fault it met, what status it got, and the request body, so contract
+tests can check what a client sent) and nothing secret: no header values, and any accepted
+API key that shows up in a path, query or body is masked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from airflow_provider_domino.emulator.models import utc_now_iso
 
 DEFAULT_CAPACITY = 100_000
 _MASK = "***"
-_FIELDS = ("seq", "time", "method", "path", "query", "endpoint", "status", "auth", "fault")
+_FIELDS = ("seq", "time", "method", "path", "query", "endpoint", "status", "auth", "fault", "body")
 
 
 class RequestLog:
@@ -37,15 +38,18 @@ class RequestLog:
         auth: str,
         fault: str | None,
         secrets: Iterable[str],
+        body: str | None = None,
     ) -> None:
-        """Append one request; ``secrets`` are masked wherever they appear in path or query."""
+        """Append one request; ``secrets`` are masked wherever they appear in path, query or body."""
         for secret in secrets:
-            if secret and secret in path:
-                path = path.replace(secret, _MASK)
-            if secret and secret in query:
-                query = query.replace(secret, _MASK)
+            if not secret:
+                continue
+            path = path.replace(secret, _MASK)
+            query = query.replace(secret, _MASK)
+            if body is not None:
+                body = body.replace(secret, _MASK)
         self._entries.append(
-            (self._next_seq, utc_now_iso(), method, path, query, endpoint, status, auth, fault)
+            (self._next_seq, utc_now_iso(), method, path, query, endpoint, status, auth, fault, body)
         )
         self._next_seq += 1
 

@@ -2,10 +2,13 @@
 
 Each job runs through ``/bin/sh`` in its own session (so it has its own process group the
 emulator can kill as a whole, and so it survives an emulator crash), with stdout and stderr
-appended to one log file. A small wrapper script writes the command's exit code to a file
-in the job directory: a restarted emulator reads it for jobs that finished while it was
-down. Exits are detected through Linux pidfds registered with the event loop, so no thread
-or busy loop spins per job; if pidfds are unavailable a single 50 ms poller takes over.
+appended to a file each (``joblogs`` turns them into Domino's timestamped entries). Before
+the command starts, the runner writes a few setup lines to the job's ``prepareOutput``
+stream, as Domino does while it pulls the image and checks out the files. A small wrapper
+script writes the command's exit code to a file in the job directory: a restarted emulator
+reads it for jobs that finished while it was down. Exits are detected through Linux pidfds
+registered with the event loop, so no thread or busy loop spins per job; if pidfds are
+unavailable a single 50 ms poller takes over.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_domino.emulator.joblogs import PREPARE_OUTPUT, STDERR, STDOUT, STREAM_FILES, JobLog
 from airflow_provider_domino.emulator.models import (
     ERROR,
     FAILED,
@@ -65,7 +69,8 @@ printf '%s\\n' "$code" > "$2.tmp" && mv -f "$2.tmp" "$2"
 exit "$code"
 """
 
-_JOB_ID = re.compile(r"^job-[0-9a-f]{12}$")
+# 24-hex ObjectIds; ``job-`` and 12 hex digits is what emulators before 0.2 gave, kept readable.
+_JOB_ID = re.compile(r"^(?:[0-9a-f]{24}|job-[0-9a-f]{12})$")
 _SCRUBBED_ENV = ("DOMINO_EMULATOR_API_KEY",)
 
 
@@ -103,6 +108,7 @@ class JobRunner:
         self._polled: set[str] = set()
         self._poll_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._logs: dict[str, JobLog] = {}
         self._closing = False
 
     # ------------------------------------------------------------------ paths
@@ -112,9 +118,18 @@ class JobRunner:
             raise ValueError(f"invalid job id {job_id!r}")
         return self._jobs_dir / job_id
 
+    def job_log(self, job_id: str) -> JobLog:
+        """The job's log, brought up to date with whatever the job printed so far."""
+        log = self._logs.get(job_id)
+        if log is None:
+            log = self._logs[job_id] = JobLog(self.job_dir(job_id))
+        job = self._store.job(job_id)
+        log.ingest(final=job is not None and job.is_terminal)
+        return log
+
     def log_path(self, job_id: str) -> Path:
-        """The combined stdout+stderr log of a job (may not exist yet for a Pending job)."""
-        return self.job_dir(job_id) / "output.log"
+        """The plain-text stdout+stderr log of a job (may not exist yet for a Pending job)."""
+        return self.job_log(job_id).combined_path
 
     def working_dir(self, job_id: str) -> Path:
         """Where the job's command runs, populated from its input commit."""
@@ -122,6 +137,14 @@ class JobRunner:
 
     def _exit_code_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / "exit_code"
+
+    def running_on(self, tier_id: str) -> int:
+        """How many jobs hold a slot of ``tier_id`` right now."""
+        return self._running_per_tier[tier_id]
+
+    def queued_on(self, tier_id: str) -> int:
+        """How many jobs wait for a slot of ``tier_id``."""
+        return len(self._queues.get(tier_id, ()))
 
     def pid_of(self, job_id: str) -> int | None:
         """The pid of a running job's process group leader, or None."""
@@ -253,8 +276,21 @@ class JobRunner:
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
+        tier = self._settings.tier_by_id(job.hardware_tier_id)
+        tier_text = f"{tier.name} ({tier.id})" if tier else job.hardware_tier_id
+        setup = [
+            f"Preparing job #{job.number} on hardware tier {tier_text}",
+            f"Pulling image emulator/environment:{job.environment_id} (already present)",
+            f"Checking out commit {job.commit_id}",
+        ]
         self._commits.checkout(job.commit_id, work)
-        self.log_path(job.id).touch()
+        setup.append("Project files are in place")
+        setup.append("Starting the run command")
+        directory = self.job_dir(job.id)
+        with open(directory / STREAM_FILES[PREPARE_OUTPUT], "ab") as prepare:
+            prepare.write("".join(line + "\n" for line in setup).encode())
+        for stream in (STDOUT, STDERR):
+            (directory / STREAM_FILES[stream]).touch()
 
     def _job_environment(self, job: Job) -> dict[str, str]:
         project = self._store.project(job.project_id)
@@ -273,20 +309,25 @@ class JobRunner:
         return env
 
     def _launch(self, job: Job) -> subprocess.Popen[bytes]:
-        log_fd = os.open(self.log_path(job.id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        stdout_fd = os.open(self.job_dir(job.id) / STREAM_FILES[STDOUT], flags, 0o644)
         try:
-            return subprocess.Popen(
-                ["/bin/sh", "-c", _WRAPPER, "domino-job", job.command, str(self._exit_code_path(job.id))],
-                cwd=self.working_dir(job.id),
-                env=self._job_environment(job),
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=log_fd,
-                start_new_session=True,
-                close_fds=True,
-            )
+            stderr_fd = os.open(self.job_dir(job.id) / STREAM_FILES[STDERR], flags, 0o644)
+            try:
+                return subprocess.Popen(
+                    ["/bin/sh", "-c", _WRAPPER, "domino-job", job.command, str(self._exit_code_path(job.id))],
+                    cwd=self.working_dir(job.id),
+                    env=self._job_environment(job),
+                    stdin=subprocess.DEVNULL,
+                    stdout=stdout_fd,
+                    stderr=stderr_fd,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            finally:
+                os.close(stderr_fd)
         finally:
-            os.close(log_fd)
+            os.close(stdout_fd)
 
     # --------------------------------------------------------------- watching
     def _watch(self, active: _ActiveJob) -> None:
@@ -399,16 +440,9 @@ class JobRunner:
 
     # -------------------------------------------------------------- finishing
     def append_log_line(self, job_id: str, text: str) -> None:
-        """Append an emulator message to a job's log, on a line of its own."""
-        path = self.log_path(job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab+") as log:
-            prefix = b""
-            if log.seek(0, os.SEEK_END) > 0:
-                log.seek(-1, os.SEEK_END)
-                if log.read(1) != b"\n":
-                    prefix = b"\n"
-            log.write(prefix + text.encode() + b"\n")
+        """Append an emulator message to a job's stderr, on a line of its own."""
+        log = self._logs.get(job_id) or JobLog(self.job_dir(job_id))
+        log.append_line(STDERR, text)
 
     async def _complete(
         self, job: Job, active: _ActiveJob | None, status: str, exit_code: int | None, line: str | None
@@ -428,6 +462,8 @@ class JobRunner:
             job.ended_at = utc_now_iso()
             job.output_commit_id = output_commit_id
             self._store.save_job(job)
+            if self.job_dir(job.id).is_dir():
+                self.job_log(job.id)  # the final ingestion: the unterminated tail becomes an entry too
             logger.info("Job %s %s (exit code %s)", job.id, status, exit_code)
         finally:
             if active is not None:

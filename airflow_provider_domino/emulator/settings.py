@@ -9,19 +9,26 @@ from typing import Any
 ONE_MIB = 1024 * 1024
 
 
+#: Largest ``limit`` the logs route honours per call; Domino's own cap is 10,000, and a lower one
+#: here makes every client page even on small logs.
+DEFAULT_LOG_PAGE_CAP = 1000
+
+
 @dataclass(frozen=True)
 class HardwareTier:
-    """A hardware tier jobs may ask for, by ``id`` exactly or by ``name`` case-insensitively."""
+    """A hardware tier: the published API takes its ``id``; people know it by its ``name``."""
 
     id: str
     name: str
 
 
+#: Ids differ from names, as on a real Domino, so a client that sends a name where an id
+#: belongs fails here too. The first tier is every project's default.
 DEFAULT_HARDWARE_TIERS: tuple[HardwareTier, ...] = (
-    HardwareTier("small", "Small"),
-    HardwareTier("medium", "Medium"),
-    HardwareTier("large", "Large"),
-    HardwareTier("gpu-small", "GPU Small"),
+    HardwareTier("small-k8s", "Small"),
+    HardwareTier("medium-k8s", "Medium"),
+    HardwareTier("large-k8s", "Large"),
+    HardwareTier("gpu-small-k8s", "GPU Small"),
 )
 
 
@@ -41,16 +48,28 @@ class EmulatorSettings:
     ignore_range: bool = False
     ready_file: Path | None = None
     max_body_bytes: int = ONE_MIB
+    #: Serve the simplified reference's flat responses instead of Domino's published shapes.
+    flat_shapes: bool = False
+    #: Seconds a new job stays missing from the beta list (Domino's list lags behind starts).
+    list_lag_seconds: float = 0.0
+    log_page_cap: int = DEFAULT_LOG_PAGE_CAP
     # Filled in by the server once the sockets are bound (port 0 becomes a real port).
     base_url: str = ""
     proxy_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def tier_by_id(self, tier_id: str) -> HardwareTier | None:
+        """The tier with exactly this id, or None."""
+        for tier in self.hardware_tiers:
+            if tier.id == tier_id:
+                return tier
+        return None
+
     def resolve_hardware_tier(self, requested: str, is_direct: bool) -> HardwareTier | None:
-        """Find the tier a job asked for, the way Domino does.
+        """Find a tier the lenient way of the simplified reference (``--flat-shapes`` only).
 
         An exact id always matches; a case-insensitive name only matches when the caller did
-        not promise a direct id (``isDirectHardwareTierId``), as python-domino passes names.
+        not promise a direct id (``isDirectHardwareTierId``). The published API takes ids only.
         """
         for tier in self.hardware_tiers:
             if tier.id == requested:

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS tags (
     id TEXT PRIMARY KEY,
     job_id TEXT NOT NULL,
     name TEXT NOT NULL,
-    seq INTEGER NOT NULL
+    seq INTEGER NOT NULL,
+    created_at TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS goal_links (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,7 +81,7 @@ class ProjectRecord:
     initial_commit_id: str
     head_commit_id: str
 
-    def to_api(self) -> dict[str, str]:
+    def to_admin(self) -> dict[str, str]:
         """The admin ``GET /_emulator/projects`` shape."""
         return {"id": self.id, "owner": self.owner, "name": self.name, "headCommitId": self.head_commit_id}
 
@@ -92,10 +93,6 @@ class GoalLink:
     job_id: str
     goal_id: str
 
-    def to_api(self) -> dict[str, str]:
-        """The ``{"jobId", "goalId"}`` shape of the goals endpoints."""
-        return {"jobId": self.job_id, "goalId": self.goal_id}
-
 
 class StateStore:
     """Jobs, tags, goal links, commits and projects: SQLite on disk, dictionaries in memory."""
@@ -105,6 +102,7 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._upgrade_schema()
         self._projects: dict[str, ProjectRecord] = {}
         self._commit_projects: dict[str, str] = {}
         self._jobs: dict[str, Job] = {}
@@ -117,6 +115,12 @@ class StateStore:
     def close(self) -> None:
         """Close the database; the in-memory view stays readable."""
         self._db.close()
+
+    def _upgrade_schema(self) -> None:
+        """Add the columns a state file written by an older emulator lacks."""
+        tag_columns = {row[1] for row in self._db.execute("PRAGMA table_info(tags)")}
+        if "created_at" not in tag_columns:
+            self._db.execute("ALTER TABLE tags ADD COLUMN created_at TEXT NOT NULL DEFAULT ''")
 
     # ----------------------------------------------------------------- loading
     def _load(self) -> None:
@@ -131,18 +135,20 @@ class StateStore:
             job.is_direct_hardware_tier_id = bool(job.is_direct_hardware_tier_id)  # SQLite keeps 0/1
             self._index_job(job)
             self._next_seq = max(self._next_seq, job.seq + 1)
-        for tag_id, job_id, name, seq in self._db.execute(
-            "SELECT id, job_id, name, seq FROM tags ORDER BY seq"
+        for tag_id, job_id, name, seq, created_at in self._db.execute(
+            "SELECT id, job_id, name, seq, created_at FROM tags ORDER BY seq"
         ):
             if job_id in self._jobs:
-                self._jobs[job_id].tags.append(Tag(tag_id, name))
+                self._jobs[job_id].tags.append(Tag(tag_id, name, created_at))
             self._next_tag_seq = max(self._next_tag_seq, seq + 1)
         for job_id, goal_id in self._db.execute("SELECT job_id, goal_id FROM goal_links ORDER BY seq"):
             self._goal_links.append(GoalLink(job_id, goal_id))
 
     def _index_job(self, job: Job) -> None:
         self._jobs[job.id] = job
-        self._jobs_by_project.setdefault(job.project_id, []).append(job)
+        project_jobs = self._jobs_by_project.setdefault(job.project_id, [])
+        project_jobs.append(job)
+        job.number = len(project_jobs)  # Domino numbers a project's jobs 1, 2, 3...
 
     # ---------------------------------------------------------------- projects
     def projects(self) -> list[ProjectRecord]:
@@ -230,8 +236,8 @@ class StateStore:
     def add_tag(self, job: Job, tag: Tag) -> None:
         """Attach a tag to a job."""
         self._db.execute(
-            "INSERT INTO tags (id, job_id, name, seq) VALUES (?, ?, ?, ?)",
-            (tag.id, job.id, tag.name, self._next_tag_seq),
+            "INSERT INTO tags (id, job_id, name, seq, created_at) VALUES (?, ?, ?, ?, ?)",
+            (tag.id, job.id, tag.name, self._next_tag_seq, tag.created_at),
         )
         self._next_tag_seq += 1
         job.tags.append(tag)
