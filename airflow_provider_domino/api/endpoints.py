@@ -16,7 +16,18 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from airflow_provider_domino.api.errors import DominoUnexpectedResponseError, trim_message
-from airflow_provider_domino.api.models import GoalLink, Job, JobPage, LogChunk, Project, Tag
+from airflow_provider_domino.api.models import (
+    GoalLink,
+    HardwareTier,
+    Job,
+    JobPage,
+    LogChunk,
+    LogEntry,
+    LogPage,
+    Project,
+    Tag,
+    unwrap,
+)
 
 T = TypeVar("T")
 
@@ -102,17 +113,44 @@ def _parse_job(call: ApiCall[Any], response: RawResponse) -> Job:
         raise DominoUnexpectedResponseError(call.method, call.path, response.status, str(err)) from None
 
 
+def _dict_at(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _parse_job_page(call: ApiCall[Any], response: RawResponse) -> JobPage:
+    """``{jobs, metadata}`` (published) or ``{data, offset, limit, totalCount}`` (flat).
+
+    The spec's ``PaginatedMetadataV1`` puts ``offset``/``limit``/``totalCount`` flat in ``metadata`` and
+    also requires a ``pagination`` object, so all three places are read.
+    """
     payload = _expect(call, response, parse_json(call, response), dict, "a page of jobs")
-    items = _expect(call, response, payload.get("data", []), list, "a list under 'data'")
+    key = "jobs" if "jobs" in payload else "data"
+    items = _expect(call, response, payload.get(key) or [], list, f"a list under '{key}'")
     jobs = tuple(Job.from_api(item) for item in items if isinstance(item, dict) and item.get("id"))
-    offset = int(payload.get("offset") or 0)
-    return JobPage(
-        jobs=jobs,
-        offset=offset,
-        limit=int(payload.get("limit") or len(jobs)),
-        total_count=int(payload.get("totalCount", offset + len(jobs))),
-    )
+    metadata = _dict_at(payload, "metadata")
+    pagination = _dict_at(metadata, "pagination")
+
+    def number(name: str) -> int | None:
+        for source in (pagination, metadata, payload):
+            value = _int_or_none(source.get(name))
+            if value is not None:
+                return value
+        return None
+
+    offset = number("offset") or 0
+    limit = number("limit") or len(jobs)
+    total = number("totalCount")
+    if total is None:  # unknown: a full page may have a successor
+        total = offset + len(jobs) + (1 if jobs and len(jobs) >= limit else 0)
+    return JobPage(jobs=jobs, offset=offset, limit=limit, total_count=total)
 
 
 def _parse_text(call: ApiCall[Any], response: RawResponse) -> str:
@@ -128,9 +166,10 @@ def _parse_tag(call: ApiCall[Any], response: RawResponse) -> Tag:
 
 
 def _parse_goals(call: ApiCall[Any], response: RawResponse) -> list[GoalLink]:
+    """``{goals: [...], metadata}`` (published), a bare list, or ``{data: [...]}``."""
     payload = parse_json(call, response)
-    if isinstance(payload, dict):  # some deployments wrap lists in {"data": [...]}
-        payload = payload.get("data", [])
+    if isinstance(payload, dict):
+        payload = payload.get("goals", payload.get("data", []))
     items = _expect(call, response, payload, list, "a list of goal links")
     return [GoalLink.from_api(item) for item in items if isinstance(item, dict)]
 
@@ -141,10 +180,57 @@ def _parse_goal(call: ApiCall[Any], response: RawResponse) -> GoalLink:
 
 def _parse_project(call: ApiCall[Any], response: RawResponse) -> Project:
     payload = _expect(call, response, parse_json(call, response), dict, "a project object")
-    project = Project.from_api(payload)
+    project = Project.from_api(_mapping_or(unwrap(payload, "project"), payload))
     if not project.id:
         raise DominoUnexpectedResponseError(call.method, call.path, response.status, "project has no 'id'")
     return project
+
+
+def _mapping_or(value: Any, default: dict[str, Any]) -> Any:
+    return value if isinstance(value, dict) else default
+
+
+def _parse_hardware_tiers(call: ApiCall[Any], response: RawResponse) -> list[HardwareTier]:
+    """``[{hardwareTier: {id, name}, capacity, ...}]`` (v4), or that list under ``hardwareTiers``/``data``."""
+    payload = parse_json(call, response)
+    if isinstance(payload, dict):
+        payload = payload.get("hardwareTiers", payload.get("data", []))
+    items = _expect(call, response, payload, list, "a list of hardware tiers")
+    tiers = [HardwareTier.from_api(item) for item in items if isinstance(item, dict)]
+    return [tier for tier in tiers if tier.id]
+
+
+def _is_json(response: RawResponse) -> bool:
+    content_type = (response.header("content-type") or "").lower()
+    if "json" in content_type:
+        return True
+    if content_type:
+        return False
+    return response.body.lstrip()[:1] == b"{"
+
+
+def _parse_log_page(call: ApiCall[Any], response: RawResponse) -> LogPage | LogChunk:
+    """A page of the JSON log, or (a ``text/plain`` answer, the simplified form) the whole text log.
+
+    JSON: ``{logs: {logContent: [{log, logType, size, timestamp}], isComplete, problem?},
+    metadata: {pagination: {latestTimeNano, limit}}}``.
+    """
+    if not _is_json(response):
+        return LogChunk(response.body, 0)
+    payload = _expect(call, response, parse_json(call, response), dict, "a log object")
+    logs = payload.get("logs") if isinstance(payload.get("logs"), dict) else payload
+    items = _expect(call, response, logs.get("logContent") or [], list, "a list under 'logs.logContent'")
+    metadata = _dict_at(payload, "metadata")
+    pagination = _dict_at(metadata, "pagination")
+    complete = logs.get("isComplete")
+    problem = logs.get("problem")
+    return LogPage(
+        entries=tuple(LogEntry.from_api(item) for item in items if isinstance(item, dict)),
+        limit=_int_or_none(pagination.get("limit")),
+        latest_time_nano=_int_or_none(pagination.get("latestTimeNano")),
+        is_complete=complete if isinstance(complete, bool) else None,
+        problem=problem if isinstance(problem, str) and problem else None,
+    )
 
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(\d+|\*)")
@@ -176,32 +262,74 @@ JOBS_BETA = "/api/jobs/beta/jobs"
 JOBS_V1 = "/api/jobs/v1/jobs"
 GOALS_V1 = "/api/jobs/v1/goals"
 
+#: ``statusFilter`` values the list endpoint accepts.
+STATUS_FILTERS = frozenset({"all", "queued", "running", "completed", "archived", "active"})
+#: ``logType`` values the log endpoint accepts (``complete`` is every type at once).
+LOG_TYPES = frozenset({"stdOut", "stdErr", "prepareOutput", "complete"})
+#: Most log entries the log endpoint returns in one call.
+MAX_LOG_LIMIT = 10_000
+
 
 def list_jobs(
-    project_id: str, *, status: str | None = None, offset: int = 0, limit: int = 50
+    project_id: str, *, status_filter: str | None = None, offset: int = 0, limit: int = 50
 ) -> ApiCall[JobPage]:
-    """``GET /api/jobs/beta/jobs``: one page of a project's jobs, newest first."""
-    params = {"projectId": project_id, "offset": str(offset), "limit": str(limit)}
-    if status:
-        params["status"] = status
+    """``GET /api/jobs/beta/jobs``: one page of a project's jobs, newest (highest ``number``) first.
+
+    :param status_filter: one of :data:`STATUS_FILTERS` (``ValueError`` otherwise).
+    """
+    params = {
+        "projectId": project_id,
+        "offset": str(offset),
+        "limit": str(limit),
+        "sortBy": "number",
+        "ascending": "false",
+    }
+    if status_filter:
+        if status_filter not in STATUS_FILTERS:
+            allowed = ", ".join(sorted(STATUS_FILTERS))
+            raise ValueError(f"status filter {status_filter!r} is not one of: {allowed}")
+        params["statusFilter"] = status_filter
     return ApiCall("list_jobs", "GET", JOBS_BETA, _parse_job_page, params=params)
 
 
 def get_job(job_id: str) -> ApiCall[Job]:
-    """``GET /api/jobs/beta/jobs/{jobId}``: details and status of one job."""
+    """``GET /api/jobs/beta/jobs/{jobId}``: details and status of one job (``{job, metadata}``)."""
     return ApiCall("get_job", "GET", f"{JOBS_BETA}/{segment(job_id)}", _parse_job)
 
 
 def get_job_logs(job_id: str) -> ApiCall[str]:
-    """``GET /api/jobs/beta/jobs/{jobId}/logs``: the whole log as text."""
+    """``GET /api/jobs/beta/jobs/{jobId}/logs`` with no parameters, the body as text (the flat form's log).
+
+    For the published JSON log use :func:`get_job_log_page` (what :mod:`~airflow_provider_domino.log_cursor`
+    does); this raw read is kept for tools that want exactly what the server sends.
+    """
     return ApiCall("get_job_logs", "GET", f"{JOBS_BETA}/{segment(job_id)}/logs", _parse_text)
 
 
-def get_job_log_tail(job_id: str, offset: int, max_bytes: int | None = None) -> ApiCall[LogChunk]:
-    """The log from byte ``offset`` on, at most ``max_bytes``; ``Range`` makes only new bytes travel.
+def get_job_log_page(
+    job_id: str, *, log_type: str, limit: int = MAX_LOG_LIMIT, latest_time_nano: int | None = None
+) -> ApiCall[LogPage | LogChunk]:
+    """``GET /api/jobs/beta/jobs/{jobId}/logs``: one page of one log stream, from ``latest_time_nano`` on.
 
-    A server that ignores ``Range`` sends the whole log; it is sliced here and not capped, since the
-    bytes have already travelled.
+    ``logType`` is always sent: without it a server may answer with the setup output only. A server
+    that answers ``text/plain`` (the simplified form) gets its whole text log back as a
+    :class:`LogChunk` from byte 0; callers then switch to :func:`get_job_log_tail`.
+    """
+    if log_type not in LOG_TYPES:
+        raise ValueError(f"log type {log_type!r} is not one of: {', '.join(sorted(LOG_TYPES))}")
+    params = {"logType": log_type, "limit": str(max(1, min(int(limit), MAX_LOG_LIMIT)))}
+    if latest_time_nano is not None:
+        params["latestTimeNano"] = str(latest_time_nano)
+    return ApiCall(
+        "get_job_logs", "GET", f"{JOBS_BETA}/{segment(job_id)}/logs", _parse_log_page, params=params
+    )
+
+
+def get_job_log_tail(job_id: str, offset: int, max_bytes: int | None = None) -> ApiCall[LogChunk]:
+    """The text log from byte ``offset`` on, at most ``max_bytes`` (servers answering ``text/plain``).
+
+    ``Range`` makes only new bytes travel. A server that ignores ``Range`` sends the whole log; it is
+    sliced here and not capped, since the bytes have already travelled.
     """
     if max_bytes is not None:
         headers = {"Range": f"bytes={offset}-{offset + max_bytes - 1}"}
@@ -221,65 +349,79 @@ def start_job(
     *,
     project_id: str,
     command: str,
-    hardware_tier_id: str,
-    is_direct_hardware_tier_id: bool = False,
+    hardware_tier: str | None = None,
     environment_id: str | None = None,
     commit_id: str | None = None,
     title: str | None = None,
 ) -> ApiCall[Job]:
-    """``POST /api/jobs/v1/jobs``: start a job. Not retry-safe: a resend could start a second job."""
-    body: dict[str, Any] = {
-        "projectId": project_id,
-        "commandToRun": command,
-        "hardwareTierId": hardware_tier_id,
-        "isDirectHardwareTierId": is_direct_hardware_tier_id,
+    """``POST /api/jobs/v1/jobs`` with a ``NewJobV1`` body. Not retry-safe: a resend could start a second job.
+
+    Only fields the spec lists are sent, empty ones left out. ``hardware_tier`` is a tier *id*: names
+    are resolved by the hook first (:meth:`DominoHook.resolve_hardware_tier`).
+    """
+    body: dict[str, Any] = {"projectId": project_id, "runCommand": command}
+    optional = {
+        "hardwareTier": hardware_tier,
+        "environmentId": environment_id,
+        "commitId": commit_id,
+        "title": title,
     }
-    optional = {"environmentId": environment_id, "commitId": commit_id, "title": title}
     body.update({key: value for key, value in optional.items() if value})
     return ApiCall("start_job", "POST", JOBS_V1, _parse_job, json_body=body, retry_safe=False)
 
 
-def stop_job(project_id: str, job_id: str, *, commit_results: bool = True) -> ApiCall[Job | None]:
-    """``POST /v4/jobs/stop`` (what python-domino sends for ``runs_stop``). Stopping twice is harmless."""
+def stop_job(
+    job_id: str, project_id: str | None = None, *, commit_results: bool = True
+) -> ApiCall[Job | None]:
+    """``POST /v4/jobs/stop`` ``{jobId, commitResults}``, plus ``projectId`` when known.
+
+    Stopping twice is harmless. The answer is not needed; a body that is not a job is ignored.
+    """
 
     def parse(call: ApiCall[Job | None], response: RawResponse) -> Job | None:
         if not response.body.strip():
             return None
-        payload = parse_json(call, response)
-        return Job.from_api(payload) if isinstance(payload, dict) and payload.get("id") else None
+        try:
+            payload = json.loads(response.body.decode("utf-8"))
+            return Job.from_api(payload) if isinstance(payload, dict) else None
+        except ValueError:  # the stop route's answer is not needed; anything unreadable is ignored
+            return None
 
-    body = {"projectId": project_id, "jobId": job_id, "commitResults": commit_results}
+    body: dict[str, Any] = {"jobId": job_id, "commitResults": commit_results}
+    if project_id:
+        body["projectId"] = project_id
     return ApiCall("stop_job", "POST", "/v4/jobs/stop", parse, json_body=body)
 
 
-def add_tag(job_id: str, name: str) -> ApiCall[Tag]:
-    """``POST /api/jobs/v1/jobs/{jobId}/tags``."""
-    return ApiCall(
-        "add_tag", "POST", f"{JOBS_V1}/{segment(job_id)}/tags", _parse_tag, json_body={"name": name}
-    )
+def add_tag(job_id: str, name: str, project_id: str) -> ApiCall[Tag]:
+    """``POST /api/jobs/v1/jobs/{jobId}/tags`` ``{tagName, projectId}`` -> ``{tag, metadata}``."""
+    body = {"tagName": name, "projectId": project_id}
+    return ApiCall("add_tag", "POST", f"{JOBS_V1}/{segment(job_id)}/tags", _parse_tag, json_body=body)
 
 
-def remove_tag(job_id: str, tag_id: str) -> ApiCall[None]:
-    """``DELETE /api/jobs/v1/jobs/{jobId}/tags/{tagId}``."""
+def remove_tag(job_id: str, tag_id: str, project_id: str) -> ApiCall[None]:
+    """``DELETE /api/jobs/v1/jobs/{jobId}/tags/{tagId}?projectId=``."""
     path = f"{JOBS_V1}/{segment(job_id)}/tags/{segment(tag_id)}"
-    return ApiCall("remove_tag", "DELETE", path, _parse_nothing)
+    return ApiCall("remove_tag", "DELETE", path, _parse_nothing, params={"projectId": project_id})
 
 
-def list_goals(job_id: str | None = None) -> ApiCall[list[GoalLink]]:
-    """``GET /api/jobs/v1/goals``: goal links, optionally only those of one job."""
-    return ApiCall("list_goals", "GET", GOALS_V1, _parse_goals, params={"jobId": job_id} if job_id else None)
+def list_goals(job_id: str) -> ApiCall[list[GoalLink]]:
+    """``GET /api/jobs/v1/goals?jobId=``: the goals linked to one job (``{goals, metadata}``)."""
+    return ApiCall("list_goals", "GET", GOALS_V1, _parse_goals, params={"jobId": job_id})
 
 
 def link_goal(job_id: str, goal_id: str) -> ApiCall[GoalLink]:
-    """``POST /api/jobs/v1/goals``."""
-    body = {"jobId": job_id, "goalId": goal_id}
-    return ApiCall("link_goal", "POST", GOALS_V1, _parse_goal, json_body=body)
+    """``POST /api/jobs/v1/goals?jobId=`` with body ``{goalId}`` -> ``{goal, metadata}``."""
+    return ApiCall(
+        "link_goal", "POST", GOALS_V1, _parse_goal, params={"jobId": job_id}, json_body={"goalId": goal_id}
+    )
 
 
-def unlink_goal(goal_id: str, job_id: str | None = None) -> ApiCall[None]:
-    """``DELETE /api/jobs/v1/goals/{goalId}`` (only that job's link when ``job_id`` is given)."""
-    params = {"jobId": job_id} if job_id else None
-    return ApiCall("unlink_goal", "DELETE", f"{GOALS_V1}/{segment(goal_id)}", _parse_nothing, params=params)
+def unlink_goal(goal_id: str, job_id: str) -> ApiCall[None]:
+    """``DELETE /api/jobs/v1/goals/{goalId}?jobId=``: unlink a goal from one job."""
+    return ApiCall(
+        "unlink_goal", "DELETE", f"{GOALS_V1}/{segment(goal_id)}", _parse_nothing, params={"jobId": job_id}
+    )
 
 
 def find_project(owner: str, name: str) -> ApiCall[Project]:
@@ -288,3 +430,14 @@ def find_project(owner: str, name: str) -> ApiCall[Project]:
     return ApiCall(
         "find_project", "GET", "/v4/gateway/projects/findProjectByOwnerAndName", _parse_project, params=params
     )
+
+
+def get_project(project_id: str) -> ApiCall[Project]:
+    """``GET /v4/projects/{projectId}``: a project's name and ``ownerUsername`` when only its id is known."""
+    return ApiCall("get_project", "GET", f"/v4/projects/{segment(project_id)}", _parse_project)
+
+
+def list_hardware_tiers(project_id: str) -> ApiCall[list[HardwareTier]]:
+    """``GET /v4/projects/{projectId}/hardwareTiers``: the tiers a project may use (id and name each)."""
+    path = f"/v4/projects/{segment(project_id)}/hardwareTiers"
+    return ApiCall("list_hardware_tiers", "GET", path, _parse_hardware_tiers)

@@ -6,7 +6,8 @@ Each message is written for the DAG author who will read it in a task log: it na
 
 from __future__ import annotations
 
-from typing import ClassVar
+import json
+from typing import Any, ClassVar
 
 #: Longest slice of a server message kept in an exception: enough to read, never a whole HTML page.
 SERVER_MESSAGE_LIMIT = 500
@@ -16,6 +17,47 @@ def trim_message(text: str, limit: int = SERVER_MESSAGE_LIMIT) -> str:
     """Collapse whitespace and cut ``text`` to ``limit`` characters so errors stay one readable line."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def message_from_error_body(body: bytes) -> str:
+    """The server's explanation from an error response body, as one line.
+
+    Reads the published Public API's error envelopes, ``{"error": "..."}`` (400/404/500) and
+    ``{"errors": [...], "requestId": "..."}`` (401/403; the request id is what Domino support asks
+    for), the simplified reference's ``{"message": "..."}``, and common gateway forms (``detail``,
+    ``errorMessage``). Anything else (an HTML page, plain text) is returned as text.
+    """
+    text = body[:4096].decode("utf-8", "replace")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(payload, dict):
+        return text
+    message = ""
+    for key in ("error", "message", "detail", "errorMessage"):
+        if payload.get(key):
+            message = _describe(payload[key])
+            break
+    else:
+        errors = payload.get("errors")
+        if isinstance(errors, list) and errors:
+            message = "; ".join(_describe(item) for item in errors)
+        elif isinstance(errors, str) and errors:
+            message = errors
+    request_id = payload.get("requestId")
+    if message and isinstance(request_id, str) and request_id:
+        message += f" (request id {request_id})"
+    return message or text
+
+
+def _describe(value: Any) -> str:
+    """Text of one error item: a string, or the ``message`` of an object."""
+    if isinstance(value, dict):
+        for key in ("message", "error", "detail", "description"):
+            if value.get(key):
+                return str(value[key])
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class DominoError(Exception):

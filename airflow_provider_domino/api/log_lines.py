@@ -48,13 +48,14 @@ def split_lines(chunk: LogChunk, *, final: bool) -> LogLines:
     if cut == 0:
         return LogLines([], chunk.start)
     text = data[:cut].decode("utf-8", "replace")
-    lines = [_shorten(line.rstrip("\r")) for line in text.split("\n")]
+    lines = [shorten_line(line.rstrip("\r")) for line in text.split("\n")]
     if lines and lines[-1] == "" and text.endswith("\n"):
         lines.pop()
     return LogLines(lines, chunk.start + cut, more=full)
 
 
-def _shorten(line: str) -> str:
+def shorten_line(line: str) -> str:
+    """``line``, cut to ``MAX_LOGGED_LINE_CHARS`` with a note saying how much was cut."""
     if len(line) <= MAX_LOGGED_LINE_CHARS:
         return line
     return f"{line[:MAX_LOGGED_LINE_CHARS]} … [{len(line) - MAX_LOGGED_LINE_CHARS} more characters cut]"
@@ -63,4 +64,8 @@ def _shorten(line: str) -> str:
 def last_lines(text: str, count: int = 20) -> str:
     """The last ``count`` non-empty lines of ``text`` (for failure messages)."""
     lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(_shorten(line) for line in lines[-count:])
+    return "\n".join(shorten_line(line) for line in lines[-count:])
+
+
+#: Former private name, still imported by the benchmarks.
+_shorten = shorten_line

@@ -1,4 +1,10 @@
-"""Typed views of the Domino API's JSON. Domino's camelCase field names live only in this module."""
+"""Typed views of the Domino API's JSON. Domino's camelCase field names live only in this module.
+
+Every reader is tolerant: it accepts the published Public API shapes (envelopes such as ``{job,
+metadata}``, a status object, ``stageTimes``, ``commitDetails``) and the flat form of the simplified
+reference (a bare job with a string ``status``, ``startedAt``, ``outputCommitId``...), because gateways
+and test doubles that follow the latter exist. Where both carry a field, the published one wins.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,24 @@ from typing import Any
 from airflow_provider_domino.api.status import JobStatus
 
 
-def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return None if value is None else str(value)
+def _opt_str(data: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` that ``data`` has a non-empty value for, as text."""
+    for key in keys:
+        value = data.get(key)
+        if value is not None and value != "":
+            return str(value)
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def unwrap(payload: Any, key: str) -> Any:
+    """``payload[key]`` when ``payload`` is a published envelope (``{job: ..., metadata}``), else itself."""
+    if isinstance(payload, Mapping) and isinstance(payload.get(key), (Mapping, list)):
+        return payload[key]
+    return payload
 
 
 @dataclass(frozen=True)
@@ -23,7 +44,18 @@ class Tag:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Tag:
+        """Read ``{tag: {id, name, ...}, metadata}`` or a bare ``{id, name}``."""
+        data = _mapping(unwrap(data, "tag"))
         return cls(id=str(data.get("id", "")), name=str(data.get("name", "")))
+
+
+def _status_fields(data: Mapping[str, Any]) -> tuple[str, bool | None]:
+    """``(executionStatus, isCompleted)`` from a status object, or ``(status, None)`` from a string."""
+    status = data.get("status")
+    if isinstance(status, Mapping):
+        completed = status.get("isCompleted")
+        return str(status.get("executionStatus") or ""), completed if isinstance(completed, bool) else None
+    return str(status or ""), None
 
 
 @dataclass(frozen=True)
@@ -31,13 +63,18 @@ class Job:
     """One Domino job as the get/list/start endpoints describe it.
 
     ``raw_status`` keeps the server's own spelling (for messages); ``status`` is the typed value.
-    ``raw`` keeps the whole payload so fields this model does not name are not lost.
+    ``is_completed`` is the server's ``status.isCompleted`` (``None`` when it sent only a status string);
+    it decides :attr:`is_finished`. The published API has no ``projectId`` in a job, so ``project_id``
+    is only set when a flat response carries one: callers pass the project they started in.
+    ``raw`` keeps the whole job object so fields this model does not name are not lost.
     """
 
     id: str
     project_id: str | None
     status: JobStatus
     raw_status: str
+    is_completed: bool | None = None
+    number: int | None = None
     command: str | None = None
     title: str | None = None
     hardware_tier_id: str | None = None
@@ -48,49 +85,90 @@ class Job:
     started_at: str | None = None
     ended_at: str | None = None
     tags: tuple[Tag, ...] = ()
+    goal_ids: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Job:
-        """Build a job from a JSON object; raises ``ValueError`` when it has no ``id``."""
+        """Build a job from ``{job, metadata}`` or a bare job object; ``ValueError`` when it has no ``id``."""
+        data = _mapping(unwrap(data, "job"))
         job_id = data.get("id")
         if not job_id:
             raise ValueError("job object has no 'id'")
-        raw_status = str(data.get("status") or "")
+        raw_status, is_completed = _status_fields(data)
+        stages = _mapping(data.get("stageTimes"))
+        commits = _mapping(data.get("commitDetails"))
+        number = data.get("number")
         return cls(
             id=str(job_id),
             project_id=_opt_str(data, "projectId"),
             status=JobStatus.parse(raw_status),
             raw_status=raw_status,
-            command=_opt_str(data, "command") or _opt_str(data, "commandToRun"),
+            is_completed=is_completed,
+            number=number if isinstance(number, int) and not isinstance(number, bool) else None,
+            command=_opt_str(data, "runCommand", "command", "commandToRun"),
             title=_opt_str(data, "title"),
-            hardware_tier_id=_opt_str(data, "hardwareTierId"),
+            hardware_tier_id=_opt_str(data, "hardwareTierId", "hardwareTier"),
             environment_id=_opt_str(data, "environmentId"),
-            commit_id=_opt_str(data, "commitId"),
-            output_commit_id=_opt_str(data, "outputCommitId"),
-            submitted_at=_opt_str(data, "submittedAt"),
-            started_at=_opt_str(data, "startedAt"),
-            ended_at=_opt_str(data, "endedAt"),
+            commit_id=_opt_str(commits, "inputCommitId") or _opt_str(data, "commitId"),
+            output_commit_id=_opt_str(commits, "outputCommitId") or _opt_str(data, "outputCommitId"),
+            submitted_at=_opt_str(stages, "submissionTime") or _opt_str(data, "submittedAt"),
+            started_at=_opt_str(stages, "startTime") or _opt_str(data, "startedAt"),
+            ended_at=_opt_str(stages, "completedTime") or _opt_str(data, "endedAt"),
             tags=tuple(Tag.from_api(t) for t in data.get("tags") or () if isinstance(t, Mapping)),
+            goal_ids=tuple(str(g) for g in data.get("goalIds") or () if g),
             raw=dict(data),
         )
 
+    @property
+    def is_finished(self) -> bool:
+        """The job can no longer change: ``isCompleted`` when the server says, else a terminal status."""
+        if self.is_completed is not None:
+            return self.is_completed
+        return self.status.is_terminal
+
+    @property
+    def is_success(self) -> bool:
+        """Finished and ``Succeeded``; any other finished job failed the task, naming its status."""
+        return self.is_finished and self.status.is_success
+
+    @property
+    def is_active(self) -> bool:
+        """Not finished: the job may still run to completion."""
+        return not self.is_finished
+
+    @property
+    def status_text(self) -> str:
+        """The status as the server spelled it, for messages (``Unknown`` when it sent none)."""
+        return self.raw_status or self.status.value
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary for XCom, in Domino's own field names so templates read like the API docs."""
+        """JSON-ready summary for XCom ``job``.
+
+        The keys DAGs written for 0.1 read (``status`` as a string, ``commitId``, ``outputCommitId``,
+        ``startedAt``, ``endedAt``, ``command``...) are kept and filled from the published fields, next
+        to the published ones (``number``, ``runCommand``, ``stageTimes``, ``commitDetails``...).
+        """
         summary = dict(self.raw)
         summary.update(
             {
                 "id": self.id,
                 "projectId": self.project_id,
-                "status": self.raw_status or self.status.value,
+                "number": self.number,
+                "status": self.status_text,
+                "isCompleted": self.is_finished,
                 "command": self.command,
+                "runCommand": self.command,
                 "title": self.title,
                 "hardwareTierId": self.hardware_tier_id,
                 "environmentId": self.environment_id,
                 "commitId": self.commit_id,
                 "outputCommitId": self.output_commit_id,
+                "submittedAt": self.submitted_at,
                 "startedAt": self.started_at,
                 "endedAt": self.ended_at,
+                "tags": [{"id": tag.id, "name": tag.name} for tag in self.tags],
+                "goalIds": list(self.goal_ids),
             }
         )
         return summary
@@ -121,6 +199,8 @@ class GoalLink:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> GoalLink:
+        """Read ``{goal: {...}, metadata}`` or a bare ``{goalId, jobId}``."""
+        data = _mapping(unwrap(data, "goal"))
         return cls(job_id=str(data.get("jobId", "")), goal_id=str(data.get("goalId", "")))
 
 
@@ -134,7 +214,7 @@ def split_project_path(project: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Project:
-    """A Domino project, as resolved from ``owner/name``."""
+    """A Domino project: its id, name and owner's user name (the job link needs all three)."""
 
     id: str
     name: str
@@ -142,11 +222,68 @@ class Project:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Project:
+        """Read ``findProjectByOwnerAndName`` (``owner: {id, userName}``) or ``/v4/projects/{id}``
+        (``ownerUsername``); a flat ``ownerName`` is accepted too."""
+        owner = data.get("owner")
+        owner_name = _opt_str(owner, "userName", "username") if isinstance(owner, Mapping) else None
+        if owner_name is None and isinstance(owner, str) and owner:
+            owner_name = owner
         return cls(
             id=str(data.get("id", "")),
             name=str(data.get("name", "")),
-            owner=str(data.get("ownerUsername") or data.get("ownerName") or ""),
+            owner=owner_name or _opt_str(data, "ownerUsername", "ownerName") or "",
         )
+
+
+@dataclass(frozen=True)
+class HardwareTier:
+    """A hardware tier a project may use; jobs are started with its ``id``, people know its ``name``."""
+
+    id: str
+    name: str
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> HardwareTier:
+        """Read ``{hardwareTier: {id, name, ...}, capacity, ...}`` or a bare ``{id, name}``."""
+        tier = data.get("hardwareTier")
+        data = tier if isinstance(tier, Mapping) else data
+        return cls(id=str(data.get("id", "")), name=str(data.get("name", "")))
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One entry of the JSON log: a line, its stream (``stdOut``, ``stdErr``, ``prepareOutput``) and time."""
+
+    log: str
+    log_type: str
+    timestamp: str
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> LogEntry:
+        return cls(
+            log=str(data.get("log") or ""),
+            log_type=str(data.get("logType") or ""),
+            timestamp=str(data.get("timestamp") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of the JSON log endpoint.
+
+    :param entries: the entries, oldest first.
+    :param limit: the most entries the server says it returns per call (``metadata.pagination.limit``),
+        ``None`` when it did not say.
+    :param latest_time_nano: the server's cursor for the next call (``metadata.pagination.latestTimeNano``).
+    :param is_complete: ``logs.isComplete`` as sent (``None`` when absent).
+    :param problem: ``logs.problem``, Domino's explanation of a job that failed to start.
+    """
+
+    entries: tuple[LogEntry, ...]
+    limit: int | None = None
+    latest_time_nano: int | None = None
+    is_complete: bool | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Domino job statuses as a type: which ones are terminal, which one is success.
 
-Domino has added statuses over the years (``Queued``, ``Preparing``, ``Finishing``...). Comparisons are
+The members are the ``executionStatus`` values of Domino's published Public API (6.2). Comparisons are
 case-insensitive, and a value we have never seen is treated as "still running" with a single warning,
-so a new server release slows nothing down and crashes nothing.
+so a new server release slows nothing down and crashes nothing. Whether a job has *finished* is decided
+by :class:`~airflow_provider_domino.api.models.Job` from the server's ``isCompleted`` flag when it sends
+one; the terminal set here is the fallback for servers (the simplified flat form) that do not.
 """
 
 from __future__ import annotations
@@ -16,18 +18,20 @@ _warned_unknown: set[str] = set()
 
 
 class JobStatus(str, Enum):
-    """The lifecycle states of a Domino job."""
+    """The lifecycle states of a Domino job (the spec's ``executionStatus`` enum, plus ``UNKNOWN``)."""
 
-    PENDING = "Pending"
-    SCHEDULED = "Scheduled"
     QUEUED = "Queued"
+    SCHEDULED = "Scheduled"
+    PENDING = "Pending"
     PREPARING = "Preparing"
     BUILDING = "Building"
     PULLING = "Pulling"
     RUNNING = "Running"
-    FINISHING = "Finishing"
+    SERVING = "Serving"
     STOP_REQUESTED = "StopRequested"
+    STOP_AND_DISCARD_REQUESTED = "StopAndDiscardRequested"
     STOPPING = "Stopping"
+    FINISHING = "Finishing"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     STOPPED = "Stopped"

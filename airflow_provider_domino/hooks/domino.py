@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,15 +22,25 @@ from airflow_provider_domino.api.errors import (
     DominoNotFoundError,
 )
 from airflow_provider_domino.api.idempotency import key_in_title, random_key, title_with_key
-from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES, split_lines
-from airflow_provider_domino.api.models import split_project_path
+from airflow_provider_domino.api.models import HardwareTier, Project, split_project_path
 from airflow_provider_domino.hooks.connection import DominoConnectionSettings
 from airflow_provider_domino.hooks.retry import RetryPolicy
+from airflow_provider_domino.log_cursor import (
+    JSON as JSON_MODE,
+)
+from airflow_provider_domino.log_cursor import (
+    LOG_STREAMS,
+    LogCursor,
+    LogPoll,
+    StreamPosition,
+    astream_log,
+    stream_log,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_domino.api.models import GoalLink, Job, JobPage, LogChunk, Project, Tag
+    from airflow_provider_domino.api.models import GoalLink, Job, JobPage, LogChunk, Tag
     from airflow_provider_domino.hooks.transport import AsyncTransport, SyncTransport
 
 log = logging.getLogger(__name__)
@@ -40,6 +50,38 @@ LINES_PER_YIELD = 1000
 
 #: How many of a project's most recent jobs are searched for an idempotency key.
 IDEMPOTENCY_SCAN_LIMIT = 500
+#: First and longest pause between two look-ups of a job whose start answer was lost.
+START_LOOKUP_FIRST_DELAY = 0.5
+START_LOOKUP_MAX_DELAY = 4.0
+#: Pages per log stream read for the tail shown in a failure message.
+RECENT_LOG_PAGES = 3
+
+
+def choose_hardware_tier(value: str, tiers: list[HardwareTier], project_id: str) -> str:
+    """The id of the tier ``value`` names among ``tiers``: exact name, then case-insensitive name, then id.
+
+    Raises :class:`DominoConfigError` naming the project's tiers when none matches.
+    """
+    for tier in tiers:
+        if tier.name == value:
+            return tier.id
+    folded = value.casefold()
+    matches = [tier for tier in tiers if tier.name.casefold() == folded]
+    if len(matches) == 1:
+        return matches[0].id
+    for tier in tiers:
+        if tier.id == value:
+            return tier.id
+    names = ", ".join(sorted(repr(tier.name) for tier in tiers)) or "none"
+    if len(matches) > 1:
+        raise DominoConfigError(
+            f"Hardware tier {value!r} matches several tiers of project {project_id} when case is ignored "
+            f"({', '.join(repr(t.name) for t in matches)}); give its exact name"
+        )
+    raise DominoConfigError(
+        f"Hardware tier {value!r} is not available in Domino project {project_id}; its tiers are: {names}. "
+        "No job was started"
+    )
 
 
 class DominoHook(BaseHook):
@@ -154,21 +196,38 @@ class DominoHook(BaseHook):
     # --- jobs --------------------------------------------------------------------------------
 
     def list_jobs(
-        self, project_id: str | None = None, *, status: str | None = None, offset: int = 0, limit: int = 50
+        self,
+        project_id: str | None = None,
+        *,
+        status_filter: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        status: str | None = None,
     ) -> JobPage:
-        """One page of a project's jobs (``GET /api/jobs/beta/jobs``), optionally filtered by status."""
-        call = endpoints.list_jobs(
-            self.project_id_or_default(project_id), status=status, offset=offset, limit=limit
-        )
+        """One page of a project's jobs, newest first (``GET /api/jobs/beta/jobs``).
+
+        :param status_filter: ``all``, ``queued``, ``running``, ``completed``, ``archived`` or ``active``.
+        :param status: the 0.1 name of ``status_filter``.
+        """
+        chosen = status_filter or status
+        try:
+            call = endpoints.list_jobs(
+                self.project_id_or_default(project_id),
+                status_filter=chosen.strip().lower() if chosen else None,
+                offset=offset,
+                limit=limit,
+            )
+        except ValueError as err:
+            raise DominoConfigError(f"Parameter 'status_filter': {err}") from None
         return self._sync.send(call)
 
     def iter_jobs(
-        self, project_id: str | None = None, *, status: str | None = None, page_size: int = 100
+        self, project_id: str | None = None, *, status_filter: str | None = None, page_size: int = 100
     ) -> Iterator[Job]:
-        """Every job of a project, fetching pages lazily as the iterator is consumed."""
+        """Every job of a project, newest first, fetching pages lazily as the iterator is consumed."""
         offset: int | None = 0
         while offset is not None:
-            page = self.list_jobs(project_id, status=status, offset=offset, limit=page_size)
+            page = self.list_jobs(project_id, status_filter=status_filter, offset=offset, limit=page_size)
             yield from page.jobs
             offset = page.next_offset
 
@@ -177,26 +236,48 @@ class DominoHook(BaseHook):
         return self._sync.send(endpoints.get_job(job_id))
 
     def get_job_logs(self, job_id: str) -> str:
-        """The whole job log as text."""
-        return self._sync.send(endpoints.get_job_logs(job_id))
+        """The job's whole log as text: stdout and stderr (and labelled setup output), one line each."""
+        lines: list[str] = []
+        self.stream_log(LogPoll(job_id, final=True), lines.append)
+        return "\n".join(lines) + ("\n" if lines else "")
 
     def get_job_log_tail(self, job_id: str, offset: int = 0, max_bytes: int | None = None) -> LogChunk:
-        """The log bytes from ``offset`` on, at most ``max_bytes`` (``Range``; sliced locally if ignored)."""
+        """A text log's bytes from ``offset`` on, at most ``max_bytes`` (servers answering ``text/plain``)."""
         return self._sync.send(endpoints.get_job_log_tail(job_id, offset, max_bytes))
 
-    def stream_log_lines(self, job_id: str, offset: int, *, final: bool, emit: Callable[[str], None]) -> int:
-        """Hand every whole log line past ``offset`` to ``emit``, in bounded reads; return the new offset.
+    def stream_log(self, poll: LogPoll, emit: Callable[[str], None]) -> LogCursor:
+        """Hand every new log line of ``poll`` to ``emit``, one page in memory at a time.
 
-        :param final: the job has ended, so an unterminated last line is emitted too.
+        Returns the new cursor; if a request fails half-way, ``poll.cursor`` still covers every line
+        already emitted (keep it, or lines are shown twice).
         """
-        while True:
-            chunk = self.get_job_log_tail(job_id, offset, TAIL_CHUNK_BYTES)
-            lines = split_lines(chunk, final=final)
-            for line in lines.lines:
-                emit(line)
-            offset = lines.next_offset
-            if not lines.more:
-                return offset
+        return stream_log(poll, self._sync.send, emit)
+
+    def stream_log_lines(
+        self, job_id: str, cursor: LogCursor | int | None, *, final: bool, emit: Callable[[str], None]
+    ) -> LogCursor:
+        """Every log line past ``cursor`` to ``emit``; returns the new cursor (see :meth:`stream_log`).
+
+        :param final: the job has ended, so an unterminated last line of a text log is emitted too.
+        """
+        return self.stream_log(LogPoll(job_id, LogCursor.from_json(cursor), final=final), emit)
+
+    def recent_log_lines(self, job_id: str, count: int = 20, *, since_nano: int | None = None) -> str:
+        """The last ``count`` log lines (for failure messages), reading at most a few pages.
+
+        :param since_nano: read from this time on (e.g. shortly before the job ended) rather than from
+            the beginning, so a long log is not read whole for a tail.
+        """
+        tail: deque[str] = deque(maxlen=count)
+        start = LogCursor()
+        if since_nano is not None:
+            start = LogCursor(JSON_MODE, {name: StreamPosition(since_nano, 0) for name in LOG_STREAMS})
+        poll = LogPoll(job_id, start, final=True)
+        pages = 0
+        while pages < RECENT_LOG_PAGES and (call := poll.next_call()) is not None:
+            tail.extend(line for line in poll.take(self._sync.send(call)) if line.strip())
+            pages += 1
+        return "\n".join(tail)
 
     def start_job(
         self,
@@ -212,13 +293,17 @@ class DominoHook(BaseHook):
     ) -> Job:
         """Start a job (``POST /api/jobs/v1/jobs``) exactly once.
 
+        A tier given by name is first resolved to its id among the project's tiers
+        (:meth:`resolve_hardware_tier`); an unknown tier fails before anything is started.
+
         The idempotency key (a random one when not given) travels in the job's title. If the start
         request fails in a way that means it may have been processed (connection reset after sending,
-        read timeout, 500/502/504), the project's recent jobs are searched for the key before the
-        request is sent again, so an ambiguous failure never creates a second job.
+        read timeout, 500/502/504), the project's jobs are searched for the key, for up to
+        :attr:`start_lookup_window` seconds because the job list may lag behind a job created a moment
+        ago, before the request is sent again, once. An ambiguous failure never creates a second job.
 
         :param command: the command Domino runs, e.g. ``python train.py --epochs 10``.
-        :param hardware_tier_id: hardware tier ID, or its name when ``is_direct_hardware_tier_id`` is false.
+        :param hardware_tier_id: the tier's name (default) or id (``is_direct_hardware_tier_id=True``).
         :param project_id: Domino project id; defaults to the connection's ``project_id``.
         :param commit_id: run on this commit (e.g. an upstream job's ``outputCommitId``).
         :param idempotency_key: identifies this unit of work across retries (letters, digits, ``_.-``).
@@ -228,31 +313,50 @@ class DominoHook(BaseHook):
         if not hardware_tier_id or not str(hardware_tier_id).strip():
             raise DominoConfigError("Parameter 'hardware_tier_id' must name a Domino hardware tier")
         project = self.project_id_or_default(project_id)
+        tier = str(hardware_tier_id).strip()
+        if not is_direct_hardware_tier_id:
+            tier = self.resolve_hardware_tier(tier, project)
         key = idempotency_key or random_key()
         call = endpoints.start_job(
             project_id=project,
             command=command,
-            hardware_tier_id=hardware_tier_id,
-            is_direct_hardware_tier_id=is_direct_hardware_tier_id,
+            hardware_tier=tier,
             environment_id=environment_id,
             commit_id=commit_id,
             title=title_with_key(title, key),
         )
-        attempts = self.retry_policy.max_attempts
-        for attempt in range(1, attempts + 1):
+        for resend in (False, True):
             try:
                 return self._sync.send(call)
             except DominoAmbiguousRequestError as err:
-                existing = self.find_job_by_idempotency_key(key, project)
+                existing = self._await_listed_job(key, project)
                 if existing is not None:
                     log.warning("%s; job %s carrying key %s had been started", err, existing.id, key)
                     return existing
-                if attempt == attempts:
+                if resend:
                     raise
-                delay = self.retry_policy.backoff(attempt, None)
-                log.warning("%s; no job carries key %s, starting again in %.1f s", err, key, delay)
-                time.sleep(delay)
+                log.warning(
+                    "%s; no job carries key %s after %.0f s of looking, starting again",
+                    err,
+                    key,
+                    self.start_lookup_window,
+                )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    #: Seconds an ambiguous start keeps looking for its job in the (possibly lagging) job list.
+    start_lookup_window: float = 10.0
+
+    def _await_listed_job(self, key: str, project_id: str) -> Job | None:
+        """The job carrying ``key``, looked up with backoff for :attr:`start_lookup_window` seconds."""
+        deadline = time.monotonic() + self.start_lookup_window
+        delay = START_LOOKUP_FIRST_DELAY
+        while True:
+            existing = self.find_job_by_idempotency_key(key, project_id)
+            remaining = deadline - time.monotonic()
+            if existing is not None or remaining <= 0:
+                return existing
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, START_LOOKUP_MAX_DELAY)
 
     def find_job_by_idempotency_key(
         self, idempotency_key: str, project_id: str | None = None, *, active_only: bool = False
@@ -264,43 +368,61 @@ class DominoHook(BaseHook):
         for index, job in enumerate(self.iter_jobs(project_id, page_size=100)):
             if index >= IDEMPOTENCY_SCAN_LIMIT:
                 break
-            if key_in_title(job.title) == idempotency_key and not (active_only and job.status.is_terminal):
+            if key_in_title(job.title) == idempotency_key and not (active_only and job.is_finished):
                 return job
         return None
+
+    def resolve_hardware_tier(self, tier: str, project_id: str | None = None) -> str:
+        """The id of hardware tier ``tier`` (a name, or already an id) among the project's tiers.
+
+        Reads ``GET /v4/projects/{projectId}/hardwareTiers`` (as python-domino does) and matches the
+        exact name first, then the name case-insensitively; a value that already is one of the
+        project's tier ids passes. An unknown tier raises :class:`DominoConfigError` listing the
+        project's tier names. A server without that route (404, the simplified reference) gets the
+        value as given.
+        """
+        project = self.project_id_or_default(project_id)
+        try:
+            tiers = self._sync.send(endpoints.list_hardware_tiers(project))
+        except DominoNotFoundError as err:
+            log.warning(
+                "Could not list hardware tiers of project %s (%s); sending %r as given", project, err, tier
+            )
+            return tier
+        return choose_hardware_tier(tier, tiers, project)
 
     def stop_job(
         self, job_id: str, project_id: str | None = None, *, commit_results: bool = True
     ) -> Job | None:
         """Stop a job (``POST /v4/jobs/stop``). Stopping a job that already ended is harmless.
 
-        :param project_id: the job's project; looked up from the job when not given.
+        :param project_id: the job's project, sent when known (published jobs do not name their project).
         :param commit_results: keep the files the job wrote as its output commit.
         """
-        project = project_id or self.get_job(job_id).project_id or self.project_id_or_default(None)
-        return self._sync.send(endpoints.stop_job(project, job_id, commit_results=commit_results))
+        return self._sync.send(endpoints.stop_job(job_id, project_id, commit_results=commit_results))
 
     # --- tags and goals --------------------------------------------------------------------
 
-    def add_tag(self, job_id: str, name: str) -> Tag:
-        """Tag a job (``POST /api/jobs/v1/jobs/{jobId}/tags``)."""
+    def add_tag(self, job_id: str, name: str, project_id: str | None = None) -> Tag:
+        """Tag a job (``POST /api/jobs/v1/jobs/{jobId}/tags``); the project defaults to the connection's."""
         if not name or not name.strip():
             raise DominoConfigError("Tag name must not be empty")
-        return self._sync.send(endpoints.add_tag(job_id, name))
+        return self._sync.send(endpoints.add_tag(job_id, name, self.project_id_or_default(project_id)))
 
-    def remove_tag(self, job_id: str, tag_id: str) -> None:
-        """Remove a tag by id (``DELETE /api/jobs/v1/jobs/{jobId}/tags/{tagId}``)."""
-        self._sync.send(endpoints.remove_tag(job_id, tag_id))
+    def remove_tag(self, job_id: str, tag_id: str, project_id: str | None = None) -> None:
+        """Remove a tag by id (``DELETE /api/jobs/v1/jobs/{jobId}/tags/{tagId}?projectId=``)."""
+        self._sync.send(endpoints.remove_tag(job_id, tag_id, self.project_id_or_default(project_id)))
 
-    def list_goals(self, job_id: str | None = None) -> list[GoalLink]:
-        """Goals linked to jobs (``GET /api/jobs/v1/goals``), optionally only one job's."""
+    def list_goals(self, job_id: str) -> list[GoalLink]:
+        """The goals linked to a job (``GET /api/jobs/v1/goals?jobId=``)."""
         return self._sync.send(endpoints.list_goals(job_id))
 
     def link_goal(self, job_id: str, goal_id: str) -> GoalLink:
-        """Link a goal to a job (``POST /api/jobs/v1/goals``)."""
+        """Link a goal to a job (``POST /api/jobs/v1/goals?jobId=``)."""
         return self._sync.send(endpoints.link_goal(job_id, goal_id))
 
-    def unlink_goal(self, goal_id: str, job_id: str | None = None) -> None:
-        """Unlink a goal (``DELETE /api/jobs/v1/goals/{goalId}``)."""
+    def unlink_goal(self, goal_id: str, job_id: str) -> None:
+        """Unlink a goal from a job (``DELETE /api/jobs/v1/goals/{goalId}?jobId=``)."""
         self._sync.send(endpoints.unlink_goal(goal_id, job_id))
 
     # --- projects ----------------------------------------------------------------------------
@@ -312,15 +434,43 @@ class DominoHook(BaseHook):
         except ValueError as err:
             raise DominoConfigError(str(err)) from None
         try:
-            return self._sync.send(endpoints.find_project(owner, name))
+            found = self._sync.send(endpoints.find_project(owner, name))
         except DominoNotFoundError as err:
             raise DominoNotFoundError(
                 err.method, err.path, err.status, f"project '{owner}/{name}' not found ({err.server_message})"
             ) from None
+        # The lookup answers for owner/name, so those are known even if the answer leaves them out.
+        found = Project(found.id, found.name or name, found.owner or owner)
+        self._projects[found.id] = found
+        return found
 
-    def job_url(self, job_id: str) -> str:
-        """A browser link to the job in Domino."""
-        return f"{self.settings.ui_url}/jobs/{endpoints.segment(job_id)}"
+    def get_project(self, project_id: str) -> Project:
+        """A project's name and owner from its id (``GET /v4/projects/{projectId}``), once per hook."""
+        if project_id not in self._projects:
+            self._projects[project_id] = self._sync.send(endpoints.get_project(project_id))
+        return self._projects[project_id]
+
+    @cached_property
+    def _projects(self) -> dict[str, Project]:
+        return {}
+
+    def job_url(self, job_id: str, project_id: str | None = None) -> str:
+        """A browser link to the job: ``{ui_url}/jobs/{owner}/{project}/{jobId}``.
+
+        The owner and project name come from one project lookup per hook (cached). Without a project,
+        or when the lookup fails, the link falls back to ``{ui_url}/jobs/{jobId}``.
+        """
+        base = self.settings.ui_url
+        if project_id:
+            try:
+                project = self.get_project(project_id)
+            except DominoError as err:
+                log.warning("Could not look up project %s for the job link: %s", project_id, err)
+            else:
+                if project.owner and project.name:
+                    parts = (project.owner, project.name, job_id)
+                    return f"{base}/jobs/" + "/".join(endpoints.segment(part) for part in parts)
+        return f"{base}/jobs/{endpoints.segment(job_id)}"
 
     # --- async twins for triggers ------------------------------------------------------------
 
@@ -334,32 +484,23 @@ class DominoHook(BaseHook):
         await self.aresolve_settings()
         return await self._async.send(endpoints.get_job_log_tail(job_id, offset, max_bytes))
 
-    async def astream_log_lines(
-        self, job_id: str, offset: int, *, final: bool, emit: Callable[[str], None]
-    ) -> int:
-        """Async :meth:`stream_log_lines`; yields to the event loop every ``LINES_PER_YIELD`` lines.
+    async def astream_log(self, poll: LogPoll, emit: Callable[[str], None]) -> LogCursor:
+        """Async :meth:`stream_log`; yields to the event loop every ``LINES_PER_YIELD`` lines."""
+        await self.aresolve_settings()
+        return await astream_log(poll, self._async.send, emit, lines_per_yield=LINES_PER_YIELD)
 
-        Logging a line costs tens of microseconds; a 1 MiB window holds ~10,000 of them, which would
-        hold every other trigger in the triggerer up for a quarter of a second.
-        """
-        while True:
-            chunk = await self.aget_job_log_tail(job_id, offset, TAIL_CHUNK_BYTES)
-            lines = split_lines(chunk, final=final)
-            for index, line in enumerate(lines.lines, start=1):
-                emit(line)
-                if index % LINES_PER_YIELD == 0:
-                    await asyncio.sleep(0)
-            offset = lines.next_offset
-            if not lines.more:
-                return offset
+    async def astream_log_lines(
+        self, job_id: str, cursor: LogCursor | int | None, *, final: bool, emit: Callable[[str], None]
+    ) -> LogCursor:
+        """Async :meth:`stream_log_lines`."""
+        return await self.astream_log(LogPoll(job_id, LogCursor.from_json(cursor), final=final), emit)
 
     async def astop_job(
         self, job_id: str, project_id: str | None = None, *, commit_results: bool = True
     ) -> Job | None:
         """Async :meth:`stop_job`."""
         await self.aresolve_settings()
-        project = project_id or (await self.aget_job(job_id)).project_id or self.project_id_or_default(None)
-        return await self._async.send(endpoints.stop_job(project, job_id, commit_results=commit_results))
+        return await self._async.send(endpoints.stop_job(job_id, project_id, commit_results=commit_results))
 
     # --- Airflow UI ----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -25,14 +25,17 @@ from tenacity import (
     stop_after_delay,
 )
 
-from airflow_provider_domino.api.endpoints import ApiCall, RawResponse, parse_json
 from airflow_provider_domino.api.errors import (
     DominoAmbiguousRequestError,
     DominoApiError,
     DominoConnectionError,
     DominoError,
     error_class_for_status,
+    message_from_error_body,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.api.endpoints import ApiCall, RawResponse
 
 log = logging.getLogger(__name__)
 
@@ -150,21 +153,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def server_message(response: RawResponse) -> str:
-    """The server's explanation from an error body: ``message``/``error``/``detail`` or the raw text."""
-    body = response.body[:4096]
-    try:
-        payload = parse_json(ApiCall("error", "", "", lambda c, r: None), RawResponse(200, {}, body))
-    except DominoError:
-        return body.decode("utf-8", "replace")
-    if isinstance(payload, dict):
-        for key in ("message", "error", "detail", "errorMessage"):
-            if payload.get(key):
-                value = payload[key]
-                return value if isinstance(value, str) else str(value)
-        errors = payload.get("errors")
-        if isinstance(errors, list) and errors:
-            return "; ".join(str(item) for item in errors)
-    return body.decode("utf-8", "replace")
+    """The server's explanation from an error body (see :func:`message_from_error_body`)."""
+    return message_from_error_body(response.body)
 
 
 def read_response(call: ApiCall[T], response: RawResponse) -> T:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_domino.api.models import Job
     from airflow_provider_domino.hooks.domino import DominoHook
+    from airflow_provider_domino.log_cursor import LogCursor
 
 #: What Airflow passes as ``next_method`` when it fails a deferred task itself (``BaseOperator`` constant).
 TRIGGER_FAIL_REPR = "__fail__"
@@ -29,6 +31,11 @@ TRIGGER_FAIL_REPR = "__fail__"
 #: Extra seconds the task-level defer timeout allows past the trigger's own deadline, so the trigger
 #: (which stops the job) always fires first.
 DEFER_TIMEOUT_GRACE = 60.0
+
+#: Log lines quoted in the message of a failed task.
+RECENT_LINES = 20
+#: How far before a job's end its log is read for those lines when none were shown.
+TAIL_WINDOW_NANOS = 120 * 1_000_000_000
 
 
 class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
@@ -126,8 +133,15 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         self.fetch_logs = fetch_logs
         self.domino_conn_id = domino_conn_id
         self.job_id: str | None = None
-        self._log_offset = 0
+        #: The project the job runs in: published job details do not name it, so it is kept from the
+        #: start and passed on (stop, tags, trigger, link).
+        self.job_project_id: str | None = None
+        #: How much of the job log was shown (a :class:`~airflow_provider_domino.log_cursor.LogCursor`).
+        self._log_cursor: LogCursor | None = None
+        #: The last lines shown, for the failure message.
+        self._recent_lines: deque[str] = deque(maxlen=RECENT_LINES)
         self._final_job: Job | None = None
+        self._last_seen_job: Job | None = None
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -160,11 +174,22 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         suffix = f" [{map_index}]" if map_index is not None and map_index >= 0 else ""
         return f"Airflow {ti.dag_id}.{ti.task_id}{suffix} run {ti.run_id}"
 
+    def _job_project_id(self) -> str | None:
+        """The project of the job: the one it was started in, else the one this task names."""
+        if self.job_project_id is None:
+            from airflow_provider_domino.api.errors import DominoError
+
+            try:
+                self.job_project_id = self._resolved_project_id()
+            except (DominoError, ValueError) as err:
+                self.log.warning("Could not tell the project of Domino job %s: %s", self.job_id, err)
+        return self.job_project_id
+
     def _publish(self, context: Context, job_id: str) -> None:
         self.job_id = job_id
         ti = context["ti"]
         ti.xcom_push(key="job_id", value=job_id)
-        ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(job_id))
+        ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(job_id, self._job_project_id()))
 
     def _deadline(self, job: Job, context: Context) -> float | None:
         """Epoch seconds by which the job must end: ``timeout`` from its submission, ``execution_timeout``."""
@@ -184,11 +209,12 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         """Start the job (or adopt the one a previous try of this task left running)."""
         key = self._idempotency_key(context)
         project_id = self._resolved_project_id()
+        self.job_project_id = project_id
         ti = context["ti"]
         if getattr(ti, "try_number", 1) > 1:
             # A previous try may have started a job without recording it (the worker died in between).
             existing = self.hook.find_job_by_idempotency_key(key, project_id)
-            if existing is not None and (existing.status.is_active or existing.status.is_success):
+            if existing is not None and (existing.is_active or existing.is_success):
                 self.log.info(
                     "Reattaching to Domino job %s (%s) started by a previous try",
                     existing.id,
@@ -207,7 +233,9 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             idempotency_key=key,
         )
         self._publish(context, job.id)
-        self.log.info("Started Domino job %s (%s): %s", job.id, job.raw_status, self.hook.job_url(job.id))
+        self.log.info(
+            "Started Domino job %s (%s): %s", job.id, job.raw_status, self.hook.job_url(job.id, project_id)
+        )
         self._decorate(job.id)
         return job
 
@@ -217,7 +245,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
 
         for tag in self.tags:
             try:
-                self.hook.add_tag(job_id, tag)
+                self.hook.add_tag(job_id, tag, self.job_project_id)
             except DominoError as err:
                 self.log.warning("Could not tag Domino job %s with %r: %s", job_id, tag, err)
         for goal_id in self.goal_ids:
@@ -241,14 +269,26 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         return self._start(context).id
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        return self.hook.get_job(str(external_id)).raw_status
+        self._last_seen_job = self.hook.get_job(str(external_id))
+        return self._last_seen_job.status_text
+
+    def _job_with_status(self, status: str) -> Job | None:
+        """The job :meth:`get_job_status` just read, whose ``isCompleted`` a status string cannot carry."""
+        job = self._last_seen_job
+        return job if job is not None and job.status_text == status else None
 
     def is_job_active(self, status: str) -> bool:
+        job = self._job_with_status(status)
+        if job is not None:
+            return job.is_active
         from airflow_provider_domino.api.status import JobStatus
 
         return JobStatus.parse(status).is_active
 
     def is_job_succeeded(self, status: str) -> bool:
+        job = self._job_with_status(status)
+        if job is not None:
+            return job.is_success
         from airflow_provider_domino.api.status import JobStatus
 
         return JobStatus.parse(status).is_success
@@ -262,7 +302,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         job = self.hook.get_job(job_id)
         deadline = self._deadline(job, context)
         watch_started = time.time()
-        while not job.status.is_terminal:
+        while not job.is_finished:
             self._stream_logs(job_id, final=False)
             now = time.time()
             if deadline is not None and now >= deadline:
@@ -286,26 +326,37 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
     def _succeed(self, context: Context, job: Job) -> str:
         """Record the final job details (XCom ``job``) and return the job id (XCom ``return_value``)."""
         self._final_job = job
-        context["ti"].xcom_push(key="job", value=job.to_dict())
+        context["ti"].xcom_push(key="job", value=self._job_summary(job))
         return job.id
+
+    def _job_summary(self, job: Job) -> dict[str, Any]:
+        """XCom ``job``: the job's details, with the project it runs in (published jobs omit it)."""
+        summary = job.to_dict()
+        summary["projectId"] = summary.get("projectId") or self.job_project_id
+        return summary
 
     def _stream_logs(self, job_id: str, *, final: bool) -> None:
         if not self.fetch_logs:
             return
         from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.log_cursor import LogPoll
 
         def emit(line: str) -> None:
             self.log.info("[%s] %s", job_id, line)
+            self._recent_lines.append(line)
 
+        poll = LogPoll(job_id, self._log_cursor, final=final)
         try:
-            self._log_offset = self.hook.stream_log_lines(job_id, self._log_offset, final=final, emit=emit)
+            self.hook.stream_log(poll, emit)
         except DominoError as err:  # logs are a convenience: never fail the task over them
             self.log.warning("Could not fetch the log of Domino job %s: %s", job_id, err)
+        finally:
+            self._log_cursor = poll.cursor  # every line emitted so far, even after a failed page
 
     def _stop_for_timeout(self, job_id: str) -> None:
         from airflow_provider_domino.api.errors import DominoJobTimeoutError
 
-        self.hook.stop_job(job_id)
+        self.hook.stop_job(job_id, self._job_project_id())
         raise DominoJobTimeoutError(
             job_id,
             "Stopped",
@@ -317,32 +368,41 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         """Raise with the log tail unless the job succeeded."""
         from airflow_provider_domino.api.errors import DominoJobFailedError
 
-        if not job.status.is_success:
-            context["ti"].xcom_push(key="job", value=job.to_dict())
+        if not job.is_success:
+            context["ti"].xcom_push(key="job", value=self._job_summary(job))
             raise DominoJobFailedError(
                 job.id,
-                job.raw_status,
-                f"Domino job {job.id} ended {job.raw_status}",
-                self._log_tail(job.id),
+                job.status_text,
+                f"Domino job {job.id} ended {job.status_text}",
+                self._log_tail(job.id, job),
             )
 
-    def _log_tail(self, job_id: str, lines: int = 20) -> str:
+    def _log_tail(self, job_id: str, job: Job | None = None, lines: int = RECENT_LINES) -> str:
+        """The last log lines for a failure message: those shown, else a short read of the log's end."""
         from airflow_provider_domino.api.errors import DominoError
         from airflow_provider_domino.api.log_lines import last_lines
+        from airflow_provider_domino.log_cursor import TEXT, timestamp_nanos
 
+        if self._recent_lines:
+            return last_lines("\n".join(self._recent_lines), lines)
         try:
-            chunk = self.hook.get_job_log_tail(job_id, max(0, self._log_offset - 16 * 1024))
+            cursor = self._log_cursor
+            if cursor is not None and cursor.mode == TEXT:
+                chunk = self.hook.get_job_log_tail(job_id, max(0, cursor.byte_offset - 16 * 1024))
+                return last_lines(chunk.data.decode("utf-8", "replace"), lines)
+            ended = timestamp_nanos(job.ended_at) if job is not None and job.ended_at else None
+            since = ended - TAIL_WINDOW_NANOS if ended else None
+            return last_lines(self.hook.recent_log_lines(job_id, lines, since_nano=since), lines)
         except DominoError:
             return ""
-        return last_lines(chunk.data.decode("utf-8", "replace"), lines)
 
     # --- deferrable path -------------------------------------------------------------------------
 
     def _execute_deferrable(self, context: Context) -> Any:
         job = self._reattach_or_start(context)
-        if not job.status.is_terminal:
+        if not job.is_finished:
             job = self.hook.get_job(job.id)
-        if job.status.is_terminal:
+        if job.is_finished:
             self._stream_logs(job.id, final=True)
             self._finish(context, job)
             return self._succeed(context, job)
@@ -353,7 +413,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         previous = store.get(self.external_id_key) if store is not None else None
         if previous:
             job = self.hook.get_job(str(previous))
-            if not job.status.is_terminal or job.status.is_success:
+            if job.is_active or job.is_success:
                 self.log.info(
                     "Reattaching to Domino job %s (%s) started by a previous try", job.id, job.raw_status
                 )
@@ -375,17 +435,18 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             None if deadline is None else timedelta(seconds=deadline - time.time() + DEFER_TIMEOUT_GRACE)
         )
         self.log.info("Deferring while Domino job %s runs (%s)", job.id, job.raw_status)
+        cursor = self._log_cursor.to_json() if self._log_cursor is not None else None
         if self.fetch_logs:
-            DominoJobTrigger.record_log_offset(context, self._log_offset)
+            DominoJobTrigger.record_log_cursor(context, cursor)
         self.defer(
             trigger=DominoJobTrigger(
                 job_id=job.id,
                 domino_conn_id=self.domino_conn_id,
                 poll_interval=self.poll_interval,
                 deadline=deadline,
-                log_offset=self._log_offset,
+                log_cursor=cursor,
                 fetch_logs=self.fetch_logs,
-                project_id=job.project_id,
+                project_id=self._job_project_id() or job.project_id,
                 watch_started_at=_epoch(job.submitted_at) or time.time(),
                 task_key=task_key_of(context),
             ),
@@ -395,19 +456,22 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger fired: validate its event and turn it into the task's outcome."""
+        from airflow_provider_domino.log_cursor import LogCursor
         from airflow_provider_domino.triggers.domino import validate_event
 
         payload = validate_event(event, expected_job_id=self.job_id or None)
         job_id = payload["job_id"]
         self.job_id = job_id
-        self._log_offset = int(payload.get("log_offset") or 0)
+        self.job_project_id = payload.get("project_id") or self.job_project_id
+        self._log_cursor = LogCursor.from_json(payload.get("log_cursor", payload.get("log_offset")))
+        self._recent_lines.extend(str(line) for line in payload.get("log_tail") or ())
         if payload["status"] == "success":
             return self._succeed(context, self.hook.get_job(job_id))
         if payload["status"] == "failed":
             self._finish(context, self.hook.get_job(job_id))
         if payload["status"] == "timeout":
             if not payload.get("job_stopped"):
-                self.hook.stop_job(job_id)
+                self.hook.stop_job(job_id, self._job_project_id())
             from airflow_provider_domino.api.errors import DominoJobTimeoutError
 
             raise DominoJobTimeoutError(job_id, "Stopped", payload["message"], self._log_tail(job_id))
@@ -441,7 +505,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         from airflow_provider_domino.api.errors import DominoError
 
         try:
-            self.hook.stop_job(self.job_id)
+            self.hook.stop_job(self.job_id, self._job_project_id())
             self.log.info("Stopped Domino job %s because the task was killed", self.job_id)
         except DominoError as err:
             self.log.error("Could not stop Domino job %s: %s", self.job_id, err)

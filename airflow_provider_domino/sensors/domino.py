@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
     from airflow_provider_domino.hooks.domino import DominoHook
 
-LOG_OFFSET_STATE_KEY = "domino_log_offset"
+#: ``task_state_store`` key of the log cursor, so a rescheduled sensor does not show lines again.
+LOG_CURSOR_STATE_KEY = "domino_log_cursor"
 
 
 class DominoJobSensor(BaseSensorOperator):
@@ -29,12 +30,14 @@ class DominoJobSensor(BaseSensorOperator):
     watches: it did not start it.
 
     :param job_id: the Domino job to watch (templated).
+    :param project_id: the job's project (templated, optional). Published job details do not name their
+        project; with it, the "Domino Job" link opens the job's page (``/jobs/{owner}/{project}/{id}``).
     :param domino_conn_id: the Airflow connection to Domino.
     :param fetch_logs: stream the job log into the task log while waiting.
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("job_id",)
+    template_fields: Sequence[str] = ("job_id", "project_id")
     operator_extra_links = (DominoJobLink(),)
     ui_color = "#e8f0fe"
 
@@ -42,6 +45,7 @@ class DominoJobSensor(BaseSensorOperator):
         self,
         *,
         job_id: str,
+        project_id: str | None = None,
         domino_conn_id: str = "domino_default",
         fetch_logs: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -51,6 +55,7 @@ class DominoJobSensor(BaseSensorOperator):
         require_text("job_id", job_id)
         require_positive("poke_interval", self.poke_interval)
         self.job_id = job_id
+        self.project_id = project_id
         self.domino_conn_id = domino_conn_id
         self.fetch_logs = fetch_logs
         self.deferrable = deferrable
@@ -64,19 +69,20 @@ class DominoJobSensor(BaseSensorOperator):
         return self._hook
 
     def execute(self, context: Context) -> Any:
-        context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(self.job_id))
+        context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(self.job_id, self.project_id))
         if not self.deferrable:
             return super().execute(context)
         job = self.hook.get_job(self.job_id)
-        if job.status.is_terminal:
+        if job.is_finished:
             if self.fetch_logs:
                 self._stream_logs(context, final=True)
             return self._outcome(job)
         from airflow_provider_domino.triggers.domino import DominoJobTrigger, task_key_of
 
         deadline = time.time() + float(self.timeout) if self.timeout else None
+        cursor = self._stored_cursor(context)
         if self.fetch_logs:
-            DominoJobTrigger.record_log_offset(context, 0)
+            DominoJobTrigger.record_log_cursor(context, cursor)
         self.defer(
             trigger=DominoJobTrigger(
                 job_id=self.job_id,
@@ -84,7 +90,8 @@ class DominoJobSensor(BaseSensorOperator):
                 poll_interval=float(self.poke_interval),
                 deadline=deadline,
                 fetch_logs=self.fetch_logs,
-                project_id=job.project_id,
+                log_cursor=cursor,
+                project_id=self.project_id or job.project_id,
                 stop_on_timeout=False,
                 task_key=task_key_of(context),
             ),
@@ -95,37 +102,46 @@ class DominoJobSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         job = self.hook.get_job(self.job_id)
         if self.fetch_logs:
-            self._stream_logs(context, final=job.status.is_terminal)
-        if not job.status.is_terminal:
-            self.log.info("Domino job %s is %s", self.job_id, job.raw_status)
+            self._stream_logs(context, final=job.is_finished)
+        if not job.is_finished:
+            self.log.info("Domino job %s is %s", self.job_id, job.status_text)
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._outcome(job))
 
+    def _stored_cursor(self, context: Context) -> dict[str, Any] | None:
+        """The log cursor a previous poke left in ``task_state_store`` (``None``: nothing shown yet)."""
+        store = context.get("task_state_store")
+        stored = store.get(LOG_CURSOR_STATE_KEY) if store is not None else None
+        return stored if isinstance(stored, dict) else None
+
     def _stream_logs(self, context: Context, *, final: bool) -> None:
-        """New log lines since the last poke; the offset lives in ``task_state_store`` across reschedules."""
+        """New log lines since the last poke; the cursor lives in ``task_state_store`` across reschedules."""
         from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.log_cursor import LogCursor, LogPoll
 
         def emit(line: str) -> None:
             self.log.info("[%s] %s", self.job_id, line)
 
-        store = context.get("task_state_store")
-        stored = store.get(LOG_OFFSET_STATE_KEY) if store is not None else None
-        offset = stored if isinstance(stored, int) else 0
+        start = LogCursor.from_json(self._stored_cursor(context) or getattr(self, "_log_cursor", None))
+        poll = LogPoll(self.job_id, start, final=final)
         try:
-            new_offset = self.hook.stream_log_lines(self.job_id, offset, final=final, emit=emit)
+            self.hook.stream_log(poll, emit)
         except DominoError as err:
             self.log.warning("Could not fetch the log of Domino job %s: %s", self.job_id, err)
-            return
-        if store is not None and new_offset != offset:
-            store.set(LOG_OFFSET_STATE_KEY, new_offset)
+        self._log_cursor = poll.cursor  # kept in memory too, for a run without task_state_store
+        store = context.get("task_state_store")
+        if store is not None and poll.cursor != start:
+            store.set(LOG_CURSOR_STATE_KEY, poll.cursor.to_json())
 
     def _outcome(self, job: Job) -> dict[str, Any]:
         """The job details on success; a failing (or, with soft_fail, skipping) exception otherwise."""
-        if job.status.is_success:
-            return job.to_dict()
+        if job.is_success:
+            summary = job.to_dict()
+            summary["projectId"] = summary.get("projectId") or self.project_id
+            return summary
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        message = f"Domino job {job.id} ended {job.raw_status}"
+        message = f"Domino job {job.id} ended {job.status_text}"
         if self.soft_fail:
             raise AirflowSkipException(message)
         raise AirflowFailException(message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,9 +12,15 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 TRIGGER_PATH = "airflow_provider_domino.triggers.domino.DominoJobTrigger"
 
-#: XCom key under which the trigger checkpoints how much of the log it has streamed. A triggerer rebuilds
-#: a trigger from the kwargs stored when the task deferred; the checkpoint tells it where it really was.
-LOG_CHECKPOINT_XCOM_KEY = "domino_log_offset"
+#: XCom key under which the trigger checkpoints how much of the log it has streamed (a
+#: :meth:`LogCursor.to_json <airflow_provider_domino.log_cursor.LogCursor.to_json>` value). A triggerer
+#: rebuilds a trigger from the kwargs stored when the task deferred; the checkpoint tells it where it
+#: really was.
+LOG_CHECKPOINT_XCOM_KEY = "domino_log_cursor"
+#: Log lines carried in the event, quoted by the operator when the job failed.
+EVENT_LOG_TAIL_LINES = 20
+#: Longest line carried in the event (the event is stored in the metadata database).
+EVENT_LOG_TAIL_CHARS = 1000
 #: Seconds between checkpoints while lines keep coming (one also happens whenever the trigger stops).
 LOG_CHECKPOINT_INTERVAL = 30.0
 
@@ -25,9 +32,9 @@ EVENT_STATUSES = frozenset({SUCCESS, FAILED, TIMEOUT, ERROR})
 class DominoJobTrigger(BaseTrigger):
     """Poll one Domino job until it ends, then fire a single event.
 
-    Serialized with primitives only (job id, connection id, poll interval, deadline, log offset), so a
+    Serialized with primitives only (job id, connection id, poll interval, deadline, log cursor), so a
     triggerer restart or a move to another triggerer rebuilds it and it carries on where it was. The log
-    offset is also checkpointed (an XCom of the task, whenever the trigger stops and every 30 s while
+    cursor is also checkpointed (an XCom of the task, whenever the trigger stops and every 30 s while
     lines come), so a rebuilt trigger does not show lines again; only after a triggerer crash can up to
     30 s of lines be shown twice. Nothing is ever skipped. Transient API errors are retried, logged and
     survived until the deadline. All triggers in one triggerer share one keep-alive HTTP client.
@@ -36,9 +43,11 @@ class DominoJobTrigger(BaseTrigger):
     :param domino_conn_id: Airflow connection id (never a secret).
     :param poll_interval: the longest wait between status checks, in seconds.
     :param deadline: epoch seconds after which the job is stopped and a ``timeout`` event fires.
-    :param log_offset: bytes of the job log already streamed.
+    :param log_cursor: how much of the job log was already streamed
+        (:meth:`LogCursor.to_json <airflow_provider_domino.log_cursor.LogCursor.to_json>`).
+    :param log_offset: the 0.1 form of the cursor (bytes of a text log); read when ``log_cursor`` is absent.
     :param fetch_logs: stream new log lines into the task log while waiting.
-    :param project_id: the job's project (saves a lookup when stopping).
+    :param project_id: the job's project, sent with a stop (published job details do not name it).
     :param stop_on_timeout: stop the Domino job at the deadline (operators); sensors leave it alone.
     :param task_key: ``dag_id``, ``task_id``, ``run_id``, ``map_index`` of the deferred task, where the
         log offset is checkpointed (the triggerer also knows it; ``dag.test()`` does not).
@@ -58,20 +67,24 @@ class DominoJobTrigger(BaseTrigger):
         stop_on_timeout: bool = True,
         watch_started_at: float | None = None,
         task_key: dict[str, Any] | None = None,
+        log_cursor: dict[str, Any] | None = None,
     ) -> None:
+        from airflow_provider_domino.log_cursor import LogCursor
+
         super().__init__()
         self.job_id = job_id
         self.domino_conn_id = domino_conn_id
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
-        self.log_offset = int(log_offset)
+        self.log_cursor = LogCursor.from_json(log_cursor if log_cursor is not None else int(log_offset or 0))
         self.fetch_logs = fetch_logs
         self.project_id = project_id
         self.stop_on_timeout = stop_on_timeout
         self.watch_started_at = watch_started_at
         self.task_key = task_key
-        self._checkpointed_offset = self.log_offset
+        self._checkpointed_cursor = self.log_cursor
         self._checkpointed_at = 0.0
+        self._recent_lines: deque[str] = deque(maxlen=EVENT_LOG_TAIL_LINES)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -81,7 +94,7 @@ class DominoJobTrigger(BaseTrigger):
                 "domino_conn_id": self.domino_conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "log_offset": self.log_offset,
+                "log_cursor": self.log_cursor.to_json(),
                 "fetch_logs": self.fetch_logs,
                 "project_id": self.project_id,
                 "stop_on_timeout": self.stop_on_timeout,
@@ -107,9 +120,9 @@ class DominoJobTrigger(BaseTrigger):
             while True:
                 try:
                     job = await hook.aget_job(self.job_id)
-                    self.project_id = self.project_id or job.project_id
+                    self.project_id = self.project_id or job.project_id  # a flat job names it
                     if self.fetch_logs:
-                        await self._stream_logs(hook, final=job.status.is_terminal)
+                        await self._stream_logs(hook, final=job.is_finished)
                 except (DominoConfigError, DominoApiError) as err:
                     if not _is_transient(err):
                         yield self._event(ERROR, str(err))
@@ -118,10 +131,12 @@ class DominoJobTrigger(BaseTrigger):
                 except DominoError as err:
                     self.log.warning("Domino job %s: %s; will check again", self.job_id, err)
                 else:
-                    if job.status.is_terminal:
-                        status = SUCCESS if job.status.is_success else FAILED
-                        message = f"Domino job {self.job_id} ended {job.raw_status}"
-                        yield self._event(status, message, job_status=job.raw_status, job=job.to_dict())
+                    if job.is_finished:
+                        status = SUCCESS if job.is_success else FAILED
+                        message = f"Domino job {self.job_id} ended {job.status_text}"
+                        summary = job.to_dict()
+                        summary["projectId"] = summary.get("projectId") or self.project_id
+                        yield self._event(status, message, job_status=job.status_text, job=summary)
                         return
                     self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
                 if self.deadline is not None and time.time() >= self.deadline:
@@ -141,17 +156,24 @@ class DominoJobTrigger(BaseTrigger):
         return max(0.0, min(delay, self.deadline - now))
 
     async def _stream_logs(self, hook: Any, *, final: bool) -> None:
+        from airflow_provider_domino.log_cursor import LogPoll
+
         def emit(line: str) -> None:
             self.log.info("[%s] %s", self.job_id, line)
+            self._recent_lines.append(line)
 
-        self.log_offset = await hook.astream_log_lines(self.job_id, self.log_offset, final=final, emit=emit)
+        poll = LogPoll(self.job_id, self.log_cursor, final=final)
+        try:
+            await hook.astream_log(poll, emit)
+        finally:
+            self.log_cursor = poll.cursor  # every line emitted so far, even after a failed page
         if time.monotonic() - self._checkpointed_at >= LOG_CHECKPOINT_INTERVAL:
             await self._checkpoint()
 
     @staticmethod
-    def record_log_offset(context: Any, log_offset: int) -> None:
+    def record_log_cursor(context: Any, log_cursor: dict[str, Any] | None) -> None:
         """Write the first checkpoint before deferring, so a trigger always finds one to resume from."""
-        context["ti"].xcom_push(key=LOG_CHECKPOINT_XCOM_KEY, value=log_offset)
+        context["ti"].xcom_push(key=LOG_CHECKPOINT_XCOM_KEY, value=log_cursor)
 
     def _xcom_target(self) -> dict[str, Any] | None:
         """Where the deferred task instance keeps its XComs; ``None`` when nobody said (a bare trigger)."""
@@ -173,21 +195,25 @@ class DominoJobTrigger(BaseTrigger):
         except Exception as err:  # a checkpoint is an optimisation: never fail the watch over it
             self.log.debug("No log checkpoint for Domino job %s: %s", self.job_id, err)
             return
-        if isinstance(saved, int) and saved > self.log_offset:
-            self.log.info("Domino job %s: resuming its log at byte %d (already streamed)", self.job_id, saved)
-            self.log_offset = self._checkpointed_offset = saved
+        from airflow_provider_domino.log_cursor import LogCursor
+
+        checkpoint = LogCursor.from_json(saved)
+        if self.log_cursor.is_behind(checkpoint):
+            self.log.info("Domino job %s: resuming its log where a checkpoint says it was", self.job_id)
+            self.log_cursor = self._checkpointed_cursor = checkpoint
 
     async def _checkpoint(self) -> None:
         """Record the streamed offset (as an XCom of the task) if it moved since the last checkpoint."""
         target = self._xcom_target()
-        if target is None or self.log_offset == self._checkpointed_offset:
+        if target is None or self.log_cursor == self._checkpointed_cursor:
             return
         self._checkpointed_at = time.monotonic()
         try:
             from airflow.sdk.execution_time.xcom import XCom
 
-            await asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, self.log_offset, **target)
-            self._checkpointed_offset = self.log_offset
+            cursor = self.log_cursor
+            await asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, cursor.to_json(), **target)
+            self._checkpointed_cursor = cursor
         except Exception as err:
             self.log.debug("Could not checkpoint the log offset of Domino job %s: %s", self.job_id, err)
 
@@ -212,7 +238,10 @@ class DominoJobTrigger(BaseTrigger):
             "job_id": self.job_id,
             "job_status": None,
             "message": message,
-            "log_offset": self.log_offset,
+            "project_id": self.project_id,
+            "log_cursor": self.log_cursor.to_json(),
+            "log_offset": self.log_cursor.byte_offset,
+            "log_tail": [line[:EVENT_LOG_TAIL_CHARS] for line in self._recent_lines],
         }
         payload.update(extra)
         return TriggerEvent(payload)
