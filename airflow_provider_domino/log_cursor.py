@@ -206,24 +206,28 @@ class LogPoll:
     def _take_page(self, page: LogPage) -> list[str]:
         stream = LOG_STREAMS[self._stream_index]
         position = self.cursor.positions.get(stream)
-        time_nano, seen = (position.time_nano, position.seen) if position else (None, 0)
-        at_cursor = 0  # entries of this page stamped exactly at the cursor's time
+        # Where this page was asked from: entries at exactly that time were shown ``start_seen`` times.
+        start_time, start_seen = (position.time_nano, position.seen) if position else (None, 0)
+        time_nano, seen = start_time, start_seen  # where the cursor moves to
+        at_cursor = 0  # entries of this page stamped exactly at the start time
         lines: list[str] = []
         new = 0
         for entry in page.entries:
             if entry.log_type and entry.log_type.lower() != stream.lower():
                 continue  # a server that ignored logType: each stream keeps to its own entries
             stamp = timestamp_nanos(entry.timestamp)
-            if stamp is None:
+            if stamp is None:  # unreadable: counted at the latest time seen
                 stamp = time_nano if time_nano is not None else 0
-            if time_nano is not None and stamp < time_nano:
-                continue  # before the cursor: shown already
-            if time_nano is not None and stamp == time_nano:
-                at_cursor += 1
-                if at_cursor <= seen:
-                    continue  # the inclusive cursor sent it again
+            if start_time is not None:
+                if stamp < start_time:
+                    continue  # before the cursor: shown already
+                if stamp == start_time:
+                    at_cursor += 1
+                    if at_cursor <= start_seen:
+                        continue  # the inclusive cursor sent it again
+            if stamp == time_nano:
                 seen += 1
-            else:
+            elif time_nano is None or stamp > time_nano:
                 time_nano, seen = stamp, 1
             new += 1
             lines.extend(entry_lines(stream, entry.log))

@@ -1,0 +1,264 @@
+"""The JSON log cursor: every entry shown exactly once, whatever the server's paging does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING
+
+import pytest
+
+from airflow_provider_domino.log_cursor import (
+    LOG_STREAMS,
+    TEXT,
+    LogCursor,
+    LogPoll,
+    StreamPosition,
+    astream_log,
+    entry_lines,
+    stream_log,
+    timestamp_nanos,
+)
+from tests.api.fakes import json_response, text_response
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.api.endpoints import ApiCall, RawResponse
+
+BASE = 1_764_151_200_000_000_000  # 2025-11-26T10:00:00Z in ns
+
+
+def iso(nanos: int) -> str:
+    seconds, frac = divmod(nanos, 1_000_000_000)
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+class FakeLog:
+    """A paged JSON log: entries per stream, a per-call cap, an inclusive (or exclusive) time cursor."""
+
+    def __init__(self, *, cap: int = 1000, inclusive: bool = True, report_limit: bool = True) -> None:
+        self.entries: dict[str, list[tuple[int, str]]] = {name: [] for name in LOG_STREAMS}
+        self.cap = cap
+        self.inclusive = inclusive
+        self.report_limit = report_limit
+        self.calls: list[dict[str, str]] = []
+
+    def write(self, stream: str, nanos: int, text: str) -> None:
+        self.entries[stream].append((nanos, text))
+
+    def answer(self, call: ApiCall) -> RawResponse:
+        params = dict(call.params or {})
+        self.calls.append(params)
+        since = int(params["latestTimeNano"]) if "latestTimeNano" in params else None
+        limit = min(int(params["limit"]), self.cap)
+        rows = [
+            row
+            for row in self.entries[params["logType"]]
+            if since is None or (row[0] >= since if self.inclusive else row[0] > since)
+        ][:limit]
+        pagination: dict[str, object] = {
+            "latestTimeNano": str(rows[-1][0]) if rows else params.get("latestTimeNano")
+        }
+        pagination["limit"] = limit if self.report_limit else int(params["limit"])
+        content = [
+            {"log": text + "\n", "logType": params["logType"], "size": len(text), "timestamp": iso(ns)}
+            for ns, text in rows
+        ]
+        return json_response(
+            {"logs": {"logContent": content, "isComplete": False}, "metadata": {"pagination": pagination}}
+        )
+
+    def send(self, call: ApiCall):
+        return call.read(self.answer(call))
+
+
+def read_all(
+    fake: FakeLog, cursor: LogCursor | None = None, *, final: bool = False
+) -> tuple[list[str], LogCursor]:
+    lines: list[str] = []
+    cursor = stream_log(LogPoll("job-1", cursor, final=final), fake.send, lines.append)
+    return lines, cursor
+
+
+def test_many_entries_sharing_timestamps_across_pages_are_shown_once():
+    fake = FakeLog(cap=7)
+    for i in range(100):
+        fake.write("stdOut", BASE + (i // 5), f"line {i}")  # five entries per timestamp, pages of 7
+    lines, cursor = read_all(fake)
+    assert lines == [f"line {i}" for i in range(100)]
+    assert cursor.positions["stdOut"] == StreamPosition(BASE + 19, 5)
+
+
+def test_incremental_polls_never_repeat_or_skip_with_inclusive_cursor():
+    fake = FakeLog(cap=4)
+    shown: list[str] = []
+    cursor = LogCursor()
+    number = 0
+    for _poll in range(6):
+        for _ in range(5):  # new entries land at the cursor's timestamp and after it
+            fake.write("stdOut", BASE + number // 3, f"line {number}")
+            number += 1
+        lines, cursor = read_all(fake, cursor)
+        shown += lines
+        cursor = LogCursor.from_json(json.loads(json.dumps(cursor.to_json())))  # as a trigger carries it
+    assert shown == [f"line {i}" for i in range(number)]
+
+
+def test_exclusive_cursor_is_read_the_same():
+    fake = FakeLog(cap=3, inclusive=False)
+    for i in range(20):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    assert read_all(fake)[0] == [f"line {i}" for i in range(20)]
+
+
+def test_server_returning_fewer_than_asked_and_claiming_the_asked_limit_is_paged_to_the_end():
+    fake = FakeLog(cap=5, report_limit=False)
+    for i in range(23):
+        fake.write("stdErr", BASE + i, f"err {i}")
+    lines, _ = read_all(fake)
+    assert lines == [f"err {i}" for i in range(23)]
+    assert all(call["limit"] == "10000" for call in fake.calls)
+
+
+def test_every_request_names_its_log_type_and_prepare_output_is_labelled():
+    fake = FakeLog()
+    fake.write("prepareOutput", BASE, "Pulling image")
+    fake.write("stdOut", BASE + 1, "out")
+    fake.write("stdErr", BASE + 2, "err")
+    lines, _ = read_all(fake)
+    assert lines == ["[prepareOutput] Pulling image", "out", "err"]
+    assert {call["logType"] for call in fake.calls} == {"prepareOutput", "stdOut", "stdErr"}
+    assert all("logType" in call for call in fake.calls)
+
+
+def test_resume_from_a_serialized_cursor_mid_timestamp():
+    fake = FakeLog(cap=1000)
+    for i in range(6):
+        fake.write("stdOut", BASE, f"same-time {i}")
+    cursor = LogCursor("json", {"stdOut": StreamPosition(BASE, 4)})
+    restored = LogCursor.from_json(json.loads(json.dumps(cursor.to_json())))
+    assert restored == cursor
+    assert read_all(fake, restored)[0] == ["same-time 4", "same-time 5"]
+
+
+def test_memory_is_one_page_at_a_time():
+    fake = FakeLog(cap=50)
+    for i in range(500):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    poll = LogPoll("job-1")
+    biggest = 0
+    while (call := poll.next_call()) is not None:
+        biggest = max(biggest, len(poll.take(fake.send(call))))
+    assert biggest == 50
+
+
+def test_cursor_survives_a_failed_page():
+    fake = FakeLog(cap=10)
+    for i in range(30):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    sent = 0
+
+    def flaky(call):
+        nonlocal sent
+        sent += 1
+        if sent == 3:  # prepareOutput, stdOut page 1, then a failure
+            raise RuntimeError("connection lost")
+        return fake.send(call)
+
+    shown: list[str] = []
+    poll = LogPoll("job-1")
+    with pytest.raises(RuntimeError):
+        stream_log(poll, flaky, shown.append)
+    more, _ = read_all(fake, poll.cursor)
+    assert shown + more == [f"line {i}" for i in range(30)]
+
+
+def test_a_full_page_stuck_at_one_timestamp_is_reported(caplog):
+    caplog.set_level(logging.WARNING)
+    fake = FakeLog(cap=5)
+    for i in range(8):
+        fake.write("stdOut", BASE, f"same {i}")
+    lines, _ = read_all(fake)
+    assert lines == [f"same {i}" for i in range(5)]
+    assert "share one timestamp" in caplog.text
+
+
+def test_text_plain_server_keeps_the_byte_offset_path():
+    log_text = "one\ntwo\nthr"
+
+    def send(call: ApiCall):
+        headers = {key.lower(): value for key, value in call.headers.items()}
+        if "range" in headers:
+            start = int(headers["range"].split("=")[1].split("-")[0])
+            body = log_text[start:]
+            return call.read(
+                text_response(
+                    body, 206, {"content-range": f"bytes {start}-{len(log_text) - 1}/{len(log_text)}"}
+                )
+            )
+        return call.read(text_response(log_text))
+
+    shown: list[str] = []
+    cursor = stream_log(LogPoll("job-1"), send, shown.append)
+    assert (shown, cursor.mode, cursor.byte_offset) == (["one", "two"], TEXT, 8)
+    log_text += "ee\nfour"
+    cursor = stream_log(LogPoll("job-1", cursor, final=True), send, shown.append)
+    assert shown == ["one", "two", "three", "four"]
+    assert cursor.byte_offset == len(log_text)
+
+
+def test_legacy_integer_offset_is_a_text_cursor():
+    assert LogCursor.from_json(120) == LogCursor(TEXT, {}, 120)
+    assert LogCursor.from_json(0) == LogCursor()
+    assert LogCursor.from_json(None) == LogCursor()
+    assert LogCursor.from_json({"mode": "json", "streams": {"stdOut": ["x", 1]}}).positions == {}
+
+
+def test_is_behind_compares_per_stream():
+    old = LogCursor("json", {"stdOut": StreamPosition(BASE, 2)})
+    new = LogCursor("json", {"stdOut": StreamPosition(BASE, 3), "stdErr": StreamPosition(BASE, 1)})
+    assert old.is_behind(new) and not new.is_behind(old) and not new.is_behind(new)
+    assert LogCursor().is_behind(new)
+
+
+def test_timestamps_keep_nanoseconds():
+    assert timestamp_nanos("2025-11-26T10:00:00.000000007Z") == BASE + 7
+    assert timestamp_nanos("2025-11-26T10:00:00.5Z") == BASE + 500_000_000
+    assert timestamp_nanos("2025-11-26T11:00:00+01:00") == BASE
+    assert timestamp_nanos(str(BASE)) == BASE
+    assert timestamp_nanos("yesterday") is None
+
+
+def test_entry_lines_split_and_label():
+    assert entry_lines("stdOut", "a\nb\n") == ["a", "b"]
+    assert entry_lines("prepareOutput", "pull\r\n") == ["[prepareOutput] pull"]
+
+
+def test_async_stream_yields_between_slices():
+    fake = FakeLog(cap=1000)
+    for i in range(2500):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    yields = 0
+
+    async def main() -> list[str]:
+        nonlocal yields
+        shown: list[str] = []
+
+        async def send(call):
+            return fake.send(call)
+
+        async def count_yields():
+            nonlocal yields
+            while True:
+                await asyncio.sleep(0)
+                yields += 1
+
+        counter = asyncio.ensure_future(count_yields())
+        await astream_log(LogPoll("job-1"), send, shown.append, lines_per_yield=100)
+        counter.cancel()
+        return shown
+
+    assert asyncio.run(main()) == [f"line {i}" for i in range(2500)]
+    assert yields >= 20
