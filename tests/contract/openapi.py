@@ -19,13 +19,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 SPEC_DIR = Path(__file__).parent / "spec"
 PUBLIC_SPEC = "public-api-6.2.0-jobs.json"
