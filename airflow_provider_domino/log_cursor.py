@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -162,13 +162,21 @@ class LogPoll:
     Drive it with ``while (call := poll.next_call()) is not None: lines = poll.take(send(call))``;
     :attr:`cursor` is always the position after the lines handed out so far, so a caller that fails
     half-way keeps what it has shown. ``final`` (the job has ended) also emits an unterminated last line
-    of a text log.
+    of a text log. ``streams`` narrows the JSON streams read (e.g. ``("stdOut", "stdErr")``).
     """
 
-    def __init__(self, job_id: str, cursor: LogCursor | None = None, *, final: bool = False) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        cursor: LogCursor | None = None,
+        *,
+        final: bool = False,
+        streams: Sequence[str] = LOG_STREAMS,
+    ) -> None:
         self.job_id = job_id
         self.cursor = cursor or LogCursor()
         self.final = final
+        self.streams = tuple(streams)
         self._stream_index = 0
         self._done = False
         self._warned_stuck = False
@@ -179,7 +187,7 @@ class LogPoll:
             return None
         if self.cursor.mode == TEXT:
             return endpoints.get_job_log_tail(self.job_id, self.cursor.byte_offset, TAIL_CHUNK_BYTES)
-        stream = LOG_STREAMS[self._stream_index]
+        stream = self.streams[self._stream_index]
         position = self.cursor.positions.get(stream)
         return endpoints.get_job_log_page(
             self.job_id,
@@ -204,7 +212,7 @@ class LogPoll:
         return lines.lines
 
     def _take_page(self, page: LogPage) -> list[str]:
-        stream = LOG_STREAMS[self._stream_index]
+        stream = self.streams[self._stream_index]
         position = self.cursor.positions.get(stream)
         # Where this page was asked from: entries at exactly that time were shown ``start_seen`` times.
         start_time, start_seen = (position.time_nano, position.seen) if position else (None, 0)
@@ -256,7 +264,7 @@ class LogPoll:
 
     def _next_stream(self) -> None:
         self._stream_index += 1
-        if self._stream_index >= len(LOG_STREAMS):
+        if self._stream_index >= len(self.streams):
             self._done = True
 
 

@@ -236,9 +236,9 @@ class DominoHook(BaseHook):
         return self._sync.send(endpoints.get_job(job_id))
 
     def get_job_logs(self, job_id: str) -> str:
-        """The job's whole log as text: stdout and stderr (and labelled setup output), one line each."""
+        """The job's whole output as text: its stdout and stderr lines (setup output left out)."""
         lines: list[str] = []
-        self.stream_log(LogPoll(job_id, final=True), lines.append)
+        self.stream_log(LogPoll(job_id, final=True, streams=("stdOut", "stdErr")), lines.append)
         return "\n".join(lines) + ("\n" if lines else "")
 
     def get_job_log_tail(self, job_id: str, offset: int = 0, max_bytes: int | None = None) -> LogChunk:

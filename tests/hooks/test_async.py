@@ -22,14 +22,18 @@ def test_async_get_logs_stop(hook, emulator):
         try:
             running = await ahook.aget_job(job.id)
             assert running.status is JobStatus.RUNNING
+            lines: list[str] = []
+            cursor = None
             for _ in range(50):
-                chunk = await ahook.aget_job_log_tail(job.id, 0)
-                if chunk.data.count(b"\n") >= 2:
+                cursor = await ahook.astream_log_lines(job.id, cursor, final=False, emit=lines.append)
+                if sum(line.startswith("line ") for line in lines) >= 2:
                     break
                 await asyncio.sleep(0.1)
-            assert chunk.data == b"line 1 of 2\nline 2 of 2\n"
-            tail = await ahook.aget_job_log_tail(job.id, 12)
-            assert tail.data == b"line 2 of 2\n"
+            assert [line for line in lines if line.startswith("line ")] == ["line 1 of 2", "line 2 of 2"]
+            assert any(line.startswith("[prepareOutput] ") for line in lines)
+            again: list[str] = []
+            await ahook.astream_log_lines(job.id, cursor, final=False, emit=again.append)
+            assert again == []  # the cursor remembers every line shown
             await ahook.astop_job(job.id)
             with pytest.raises(DominoNotFoundError):
                 await ahook.aget_job("job-nope")

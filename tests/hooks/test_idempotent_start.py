@@ -49,7 +49,7 @@ def test_start_429_is_retried_without_lookup(hook, emulator):
     emulator.clear_requests()
     job = hook.start_job("true", "small", idempotency_key="rate-limited-1")
     assert [j["id"] for j in _jobs_with_key(emulator, "rate-limited-1")] == [job.id]
-    endpoints = [entry["endpoint"] for entry in emulator.requests_log()]
+    endpoints = [e["endpoint"] for e in emulator.requests_log() if e["endpoint"] != "list_hardware_tiers"]
     assert endpoints == ["start_job", "start_job"]
 
 
@@ -61,5 +61,16 @@ def test_502_on_start_is_treated_as_ambiguous(hook, emulator):
     emulator.clear_requests()
     job = hook.start_job("true", "small", idempotency_key="gateway-502-1")
     assert [j["id"] for j in _jobs_with_key(emulator, "gateway-502-1")] == [job.id]
-    endpoints = [entry["endpoint"] for entry in emulator.requests_log()]
+    endpoints = [e["endpoint"] for e in emulator.requests_log() if e["endpoint"] != "list_hardware_tiers"]
     assert endpoints[0] == "start_job" and endpoints[1] == "list_jobs" and endpoints[-1] == "start_job"
+
+
+def test_ambiguous_start_finds_its_job_in_a_lagging_list(hook, emulator):
+    """The list lags behind a fresh job: the hook keeps looking instead of starting a duplicate."""
+    emulator.set_faults({"rules": [{"endpoint": "start_job", "fault": "drop", "times": 1}]})
+    emulator.set_list_lag(1.0)
+    try:
+        job = hook.start_job("true", "small", idempotency_key="lagging-list-1")
+    finally:
+        emulator.set_list_lag(0)
+    assert [j["id"] for j in _jobs_with_key(emulator, "lagging-list-1")] == [job.id]
