@@ -16,10 +16,14 @@ def _start(domino_conn: str, command: str) -> str:
     return DominoHook(domino_conn).start_job(command, "small").id
 
 
-def _streamed(capfd, job_id: str) -> list[str]:
-    """Domino log lines the trigger wrote to its log (Airflow's structlog prints them to stdout)."""
+def _streamed(capfd, job_id: str, *, setup: bool = False) -> list[str]:
+    """Domino log lines the trigger wrote to its log (Airflow's structlog prints them to stdout).
+
+    The labelled setup output (``[prepareOutput] ...``) is left out unless ``setup``.
+    """
     out = capfd.readouterr().out
-    return re.findall(rf"\[{re.escape(job_id)}\] (.*?)\s+\[airflow_provider_domino", out)
+    lines = re.findall(rf"\[{re.escape(job_id)}\] (.*?)\s+\[airflow_provider_domino", out)
+    return [line for line in lines if setup or not line.startswith("[prepareOutput] ")]
 
 
 async def _first_event(trigger: DominoJobTrigger) -> dict:
@@ -29,15 +33,22 @@ async def _first_event(trigger: DominoJobTrigger) -> dict:
 
 
 def test_serialize_round_trip_is_primitives_only():
+    cursor = {"mode": "json", "streams": {"stdOut": ["1764151200000000007", 3]}, "byte_offset": 0}
     trigger = DominoJobTrigger(
-        "job-1", "my_conn", poll_interval=5, deadline=123.5, log_offset=42, project_id="p"
+        "job-1", "my_conn", poll_interval=5, deadline=123.5, log_cursor=cursor, project_id="p"
     )
     path, kwargs = trigger.serialize()
     assert path == TRIGGER_PATH
     assert json.loads(json.dumps(kwargs)) == kwargs
     rebuilt = DominoJobTrigger(**kwargs)
     assert rebuilt.serialize() == (path, kwargs)
-    assert kwargs["log_offset"] == 42 and kwargs["deadline"] == 123.5
+    assert kwargs["log_cursor"] == cursor and kwargs["deadline"] == 123.5 and kwargs["project_id"] == "p"
+
+
+def test_kwargs_of_provider_0_1_still_build_a_trigger():
+    """A trigger deferred by 0.1 (``log_offset`` bytes of a text log) is rebuilt after an upgrade."""
+    old = DominoJobTrigger("job-1", "my_conn", log_offset=42)
+    assert old.serialize()[1]["log_cursor"] == {"mode": "text", "streams": {}, "byte_offset": 42}
 
 
 def test_success_event_with_log_lines_in_order(domino_conn, emulator, capfd):
@@ -47,8 +58,13 @@ def test_success_event_with_log_lines_in_order(domino_conn, emulator, capfd):
     assert validate_event(event) is event
     assert (event["status"], event["job_id"], event["job_status"]) == ("success", job_id, "Succeeded")
     assert event["job"]["outputCommitId"]
-    assert _streamed(capfd, job_id) == [f"line {n} of 4" for n in range(1, 5)]
-    assert event["log_offset"] == len("".join(f"line {n} of 4\n" for n in range(1, 5)))
+    streamed = _streamed(capfd, job_id, setup=True)
+    assert [line for line in streamed if not line.startswith("[prepareOutput] ")] == [
+        f"line {n} of 4" for n in range(1, 5)
+    ]
+    assert any(line.startswith("[prepareOutput] ") for line in streamed)  # setup output, labelled
+    assert event["log_cursor"]["mode"] == "json" and "stdOut" in event["log_cursor"]["streams"]
+    assert event["log_tail"][-1] == "line 4 of 4"
 
 
 def test_failed_job_event(domino_conn):
@@ -64,7 +80,7 @@ def test_resume_from_serialized_copy_mid_job(domino_conn, emulator, capfd):
 
     async def scenario() -> dict:
         task = asyncio.create_task(_first_event(first))
-        while first.log_offset == 0:
+        while "stdOut" not in first.log_cursor.positions:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)
         task.cancel()  # what a triggerer restart does; cleanup() runs, on_kill() does not
@@ -72,7 +88,7 @@ def test_resume_from_serialized_copy_mid_job(domino_conn, emulator, capfd):
             await task
         await first.cleanup()
         _, kwargs = first.serialize()
-        assert kwargs["log_offset"] > 0
+        assert "stdOut" in kwargs["log_cursor"]["streams"]
         assert emulator.get_job(job_id)["status"] == "Running"  # not stopped by the cancellation
         return await _first_event(DominoJobTrigger(**kwargs))
 
@@ -173,7 +189,7 @@ def test_next_sleep_follows_the_adaptive_schedule_and_the_deadline():
 def test_rebuilt_from_defer_time_kwargs_resumes_at_the_checkpoint(domino_conn, emulator, capfd, monkeypatch):
     """What a real triggerer does after a restart: rebuild from the kwargs stored when the task deferred.
 
-    Those kwargs still say ``log_offset=0``; the checkpoint (an XCom of the task) says how far the
+    Those kwargs still carry an empty log cursor; the checkpoint (an XCom of the task) says how far the
     previous incarnation got. Airflow's XCom store is replaced by a dict: outside a task there is no
     supervisor to talk to.
     """
@@ -194,14 +210,15 @@ def test_rebuilt_from_defer_time_kwargs_resumes_at_the_checkpoint(domino_conn, e
 
     async def scenario() -> dict:
         task = asyncio.create_task(_first_event(first))
-        while first.log_offset == 0:
+        while "stdOut" not in first.log_cursor.positions:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         await first.cleanup()  # the triggerer calls this on shutdown: it writes the checkpoint
-        assert store[("domino_log_offset", "d", "t", "r", -1)] == first.log_offset > 0
+        saved = store[("domino_log_cursor", "d", "t", "r", -1)]
+        assert saved == first.log_cursor.to_json() and "stdOut" in saved["streams"]
         return await _first_event(DominoJobTrigger(**defer_time_kwargs))
 
     event = asyncio.run(scenario())
