@@ -28,6 +28,7 @@ ENDPOINT_NAMES = frozenset(
         "unlink_goal",
         "find_project",
         "get_project",
+        "get_v4_job",
         "list_hardware_tiers",
     }
 )

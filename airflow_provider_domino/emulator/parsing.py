@@ -134,13 +134,15 @@ def bool_query(request: Request, name: str, default: bool) -> bool:
     raise ApiError(400, f"Query parameter '{name}' must be true or false, got '{raw}'")
 
 
-def choice_query(request: Request, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
-    """One of ``choices`` (case-insensitive, answered in the spec's spelling), or ``default``."""
+def choice_query(
+    request: Request, name: str, choices: tuple[str, ...], default: str | None, *, any_case: bool = False
+) -> str | None:
+    """One of ``choices`` (in the spec's spelling; ``any_case`` where the spec says so), or ``default``."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
     for choice in choices:
-        if raw.casefold() == choice.casefold():
+        if raw == choice or (any_case and raw.casefold() == choice.casefold()):
             return choice
     raise ApiError(400, f"Query parameter '{name}' must be one of {', '.join(choices)}, got '{raw}'")
 

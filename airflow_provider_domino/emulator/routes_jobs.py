@@ -77,7 +77,7 @@ def _sort_key(sort_by: str) -> Any:
 
 
 def add_job_routes(api: FastAPI, context: EmulatorContext) -> None:
-    """Register list, details, start and stop (logs live in ``routes_logs``)."""
+    """Register list, details (public and v4), start, stop and tiers (logs live in ``routes_logs``)."""
     store = context.store
     runner = context.runner
     settings = context.settings
@@ -213,6 +213,11 @@ def add_job_routes(api: FastAPI, context: EmulatorContext) -> None:
         if project_id is not None and job.project_id != project_id:
             raise ApiError(400, f"Job '{job_id}' does not belong to project {project_id}")
         await runner.stop(job)
+        return JSONResponse(shapes.flat_job(job) if flat else shapes.v4_job(job, goal_ids(job)))
+
+    @api.get("/v4/jobs/{job_id}", name="get_v4_job")
+    async def get_v4_job(job_id: str) -> JSONResponse:
+        job = job_or_404(context, job_id)
         return JSONResponse(shapes.flat_job(job) if flat else shapes.v4_job(job, goal_ids(job)))
 
     @api.get("/v4/projects/{project_id}/hardwareTiers", name="list_hardware_tiers")

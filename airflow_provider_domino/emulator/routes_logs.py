@@ -90,7 +90,9 @@ def add_log_routes(api: FastAPI, context: EmulatorContext) -> None:
 
     async def json_logs(job_id: str, request: Request) -> JSONResponse:
         job = job_or_404(context, job_id)
-        log_type = choice_query(request, "logType", LOG_TYPES, PREPARE_OUTPUT) or PREPARE_OUTPUT
+        log_type = (
+            choice_query(request, "logType", LOG_TYPES, PREPARE_OUTPUT, any_case=True) or PREPARE_OUTPUT
+        )
         limit = int_query(request, "limit", MAX_LOG_LIMIT, minimum=1)
         if limit > MAX_LOG_LIMIT:
             raise ApiError(400, f"Query parameter 'limit' must be at most {MAX_LOG_LIMIT}, got {limit}")

@@ -35,19 +35,30 @@ def make_projects_dir(root: Path) -> Path:
 
 
 def start_job(emulator: EmulatorProcess, project_id: str, command: str, **fields: Any) -> dict[str, Any]:
-    """Start a job through the public API and return its JSON (asserting a 200)."""
-    body = {"projectId": project_id, "commandToRun": command, "hardwareTierId": "small", **fields}
+    """Start a job with a ``NewJobV1`` body and return the published ``job`` (asserting a 200)."""
+    body = {"projectId": project_id, "runCommand": command, "hardwareTier": "small-k8s", **fields}
     response = emulator.api("POST", "/api/jobs/v1/jobs", json=body)
     assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
+    job: dict[str, Any] = response.json()["job"]
     return job
 
 
 def job_log(emulator: EmulatorProcess, job_id: str) -> str:
-    """A job's full log text."""
-    response = emulator.api("GET", f"/api/jobs/beta/jobs/{job_id}/logs")
+    """A job's stdout and stderr as text (the emulator's admin view, any shapes)."""
+    return emulator.job_log_text(job_id)
+
+
+def log_page(emulator: EmulatorProcess, job_id: str, **params: Any) -> dict[str, Any]:
+    """One published logs answer (asserting a 200)."""
+    response = emulator.api("GET", f"/api/jobs/beta/jobs/{job_id}/logs", params=params)
     assert response.status_code == 200, response.text
-    return response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def stop_body(project_id: str, job_id: str, commit_results: bool = True) -> dict[str, Any]:
+    """A ``POST /v4/jobs/stop`` body."""
+    return {"projectId": project_id, "jobId": job_id, "commitResults": commit_results}
 
 
 def wait_until_dead(pids: list[int], timeout: float = 5.0) -> list[int]:

@@ -1,13 +1,20 @@
-"""Jobs really run: status transitions, concurrency, stop, logs, commits, env."""
+"""Jobs really run: status transitions, concurrency, stop, commits, env (logs: ``test_logs``)."""
 
 from __future__ import annotations
 
-import itertools
+import re
 import time
 from typing import TYPE_CHECKING
 
 from airflow_provider_domino.emulator.processes import live_group_members
-from tests.emulator.helpers import MAX_CONCURRENT_PER_TIER, job_log, start_job, wait_until_dead
+from tests.emulator.helpers import (
+    MAX_CONCURRENT_PER_TIER,
+    job_log,
+    log_page,
+    start_job,
+    stop_body,
+    wait_until_dead,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_domino.emulator.harness import EmulatorProcess
@@ -15,21 +22,39 @@ if TYPE_CHECKING:
 
 def test_job_goes_pending_running_succeeded(emulator: EmulatorProcess, project_id: str) -> None:
     job = start_job(emulator, project_id, "echo started; sleep 0.5; echo finished", title="happy path")
-    assert job["status"] == "Pending"
-    assert job["id"].startswith("job-") and len(job["id"]) == 16
-    assert job["startedAt"] is None and job["endedAt"] is None and job["exitCode"] is None
-    assert job["outputCommitId"] is None
+    assert job["status"]["executionStatus"] == "Queued" and job["status"]["isCompleted"] is False
+    assert re.fullmatch(r"[0-9a-f]{24}", job["id"])
+    assert set(job["stageTimes"]) == {"submissionTime"} and job["stageTimes"]["submissionTime"].endswith("Z")
+    assert "outputCommitId" not in job["commitDetails"]
     assert job["title"] == "happy path"
-    assert job["submittedAt"].endswith("Z")
 
     running = emulator.wait_for_status(job["id"], "Running", timeout=5)
     assert running["startedAt"].endswith("Z") and running["endedAt"] is None
+    published = emulator.api_job(job["id"])["job"]
+    assert published["status"]["executionStatus"] == "Running"
+    assert published["stageTimes"]["startTime"] == running["startedAt"]
 
     done = emulator.wait_for_status(job["id"], "Succeeded", timeout=10)
     assert done["exitCode"] == 0
     assert done["endedAt"] >= done["startedAt"]
     assert len(done["outputCommitId"]) == 40
     assert job_log(emulator, job["id"]) == "started\nfinished\n"
+    finished = emulator.api_job(job["id"])["job"]
+    assert finished["status"] == {
+        "executionStatus": "Succeeded",
+        "isCompleted": True,
+        "isArchived": False,
+        "isScheduled": False,
+    }
+    assert finished["stageTimes"] == {
+        "submissionTime": done["submittedAt"],
+        "startTime": done["startedAt"],
+        "completedTime": done["endedAt"],
+    }
+    assert finished["commitDetails"] == {
+        "inputCommitId": done["commitId"],
+        "outputCommitId": done["outputCommitId"],
+    }
 
 
 def test_nonzero_exit_code_fails_the_job(emulator: EmulatorProcess, project_id: str) -> None:
@@ -46,48 +71,48 @@ def test_job_environment(emulator: EmulatorProcess, project_id: str) -> None:
         'tier=$DOMINO_HARDWARE_TIER_ID unbuffered=$PYTHONUNBUFFERED key=${DOMINO_EMULATOR_API_KEY:-unset}"; '
         'test "$DOMINO_WORKING_DIR" = "$(pwd)" && ls'
     )
-    job = start_job(emulator, project_id, command, hardwareTierId="Medium")
-    assert job["hardwareTierId"] == "medium"
+    job = start_job(emulator, project_id, command, hardwareTier="medium-k8s")
+    assert emulator.get_job(job["id"])["hardwareTierId"] == "medium-k8s"
     emulator.wait_for_status(job["id"], "Succeeded", timeout=10)
     log = job_log(emulator, job["id"])
-    assert f"run={job['id']} owner=acme name=churn tier=medium unbuffered=1 key=unset" in log
+    assert f"run={job['id']} owner=acme name=churn tier=medium-k8s unbuffered=1 key=unset" in log
     assert "train.py" in log and "data.csv" in log
     assert emulator.api_key not in log
 
 
 def test_concurrency_limit_keeps_extra_jobs_pending(emulator: EmulatorProcess, project_id: str) -> None:
     running = [
-        start_job(emulator, project_id, "sleep 30", hardwareTierId="medium")
+        start_job(emulator, project_id, "sleep 30", hardwareTier="medium-k8s")
         for _ in range(MAX_CONCURRENT_PER_TIER)
     ]
-    queued = start_job(emulator, project_id, "echo queued-ran", hardwareTierId="medium")
-    other_tier = start_job(emulator, project_id, "sleep 30", hardwareTierId="large")
+    queued = start_job(emulator, project_id, "echo queued-ran", hardwareTier="medium-k8s")
+    other_tier = start_job(emulator, project_id, "sleep 30", hardwareTier="large-k8s")
     for job in running:
         emulator.wait_for_status(job["id"], "Running", timeout=5)
     emulator.wait_for_status(other_tier["id"], "Running", timeout=5)
     time.sleep(0.5)
     assert emulator.get_job(queued["id"])["status"] == "Pending"
-    pending_log = emulator.api("GET", f"/api/jobs/beta/jobs/{queued['id']}/logs")
-    assert pending_log.status_code == 200 and pending_log.text == ""
-    pending_range = emulator.api(
-        "GET", f"/api/jobs/beta/jobs/{queued['id']}/logs", headers={"Range": "bytes=0-"}
-    )
-    assert pending_range.status_code == 416 and pending_range.headers["Content-Range"] == "bytes */0"
+    assert emulator.api_job(queued["id"])["job"]["status"]["executionStatus"] == "Queued"
+    pending_log = log_page(emulator, queued["id"], logType="complete")
+    assert pending_log["logs"] == {"logContent": [], "isComplete": False}
+    tiers = emulator.api("GET", f"/v4/projects/{project_id}/hardwareTiers").json()
+    medium = next(item for item in tiers if item["hardwareTier"]["id"] == "medium-k8s")
+    assert medium["capacity"]["numberOfCurrentlyExecutingRuns"] == MAX_CONCURRENT_PER_TIER
+    assert medium["capacity"]["numberOfQueuedRuns"] == 1 and medium["capacity"]["capacityLevel"] == "FULL"
 
     # Stopping a queued job finishes it without ever running it.
-    never_runs = start_job(emulator, project_id, "echo must-not-run", hardwareTierId="medium")
-    response = emulator.api(
-        "POST",
-        "/v4/jobs/stop",
-        json={"projectId": project_id, "jobId": never_runs["id"], "commitResults": False},
-    )
+    never_runs = start_job(emulator, project_id, "echo must-not-run", hardwareTier="medium-k8s")
+    response = emulator.api("POST", "/v4/jobs/stop", json=stop_body(project_id, never_runs["id"], False))
     assert response.status_code == 200
     stopped = response.json()
-    assert stopped["status"] == "Stopped" and stopped["startedAt"] is None
+    assert (
+        stopped["statuses"]["executionStatus"] == "Stopped" and stopped["stageTime"]["runStartTime"] is None
+    )
+    assert stopped["id"] == never_runs["id"] and stopped["projectId"] == project_id
     assert "must-not-run" not in job_log(emulator, never_runs["id"])
 
     # Freeing a slot lets the oldest queued job (FIFO) start.
-    emulator.api("POST", "/v4/jobs/stop", json={"projectId": project_id, "jobId": running[0]["id"]})
+    emulator.api("POST", "/v4/jobs/stop", json=stop_body(project_id, running[0]["id"]))
     done = emulator.wait_for_status(queued["id"], "Succeeded", timeout=10)
     assert done["exitCode"] == 0
     assert job_log(emulator, queued["id"]) == "queued-ran\n"
@@ -104,12 +129,18 @@ def test_stop_kills_the_whole_process_group(emulator: EmulatorProcess, project_i
         members = live_group_members(leader)
     assert len(members) >= 3, members
 
-    body = {"projectId": project_id, "jobId": job["id"], "commitResults": True}
+    body = stop_body(project_id, job["id"])
     response = emulator.api("POST", "/v4/jobs/stop", json=body)
     assert response.status_code == 200
     stopped = response.json()
-    assert stopped["status"] == "Stopped"
-    assert stopped["endedAt"] is not None and stopped["outputCommitId"] is not None
+    assert stopped["statuses"] == {
+        "executionStatus": "Stopped",
+        "isCompleted": True,
+        "isArchived": False,
+        "isScheduled": False,
+    }
+    assert stopped["stageTime"]["completedTime"] is not None
+    assert stopped["commitDetails"]["outputCommitId"] is not None
     assert wait_until_dead(members) == []
     assert job_log(emulator, job["id"]).endswith("Job stopped by user request\n")
 
@@ -120,67 +151,20 @@ def test_stop_kills_the_whole_process_group(emulator: EmulatorProcess, project_i
 
 
 def test_stop_validation(emulator: EmulatorProcess, project_id: str) -> None:
-    missing = emulator.api(
-        "POST", "/v4/jobs/stop", json={"projectId": project_id, "jobId": "job-000000000000"}
-    )
+    unknown = "0123456789abcdef01234567"
+    missing = emulator.api("POST", "/v4/jobs/stop", json=stop_body(project_id, unknown))
     assert missing.status_code == 404
-    assert missing.json() == {"message": "Job 'job-000000000000' not found"}
+    assert missing.json() == {"message": f"Job '{unknown}' not found"}  # the v4 spec's error shape
     job = start_job(emulator, project_id, "true")
-    wrong = emulator.api("POST", "/v4/jobs/stop", json={"projectId": "other-project", "jobId": job["id"]})
+    wrong = emulator.api("POST", "/v4/jobs/stop", json=stop_body("other-project", job["id"]))
     assert wrong.status_code == 400
     assert "other-project" in wrong.json()["message"]
-
-
-def test_logs_grow_while_running_and_honour_range(emulator: EmulatorProcess, project_id: str) -> None:
-    job = start_job(emulator, project_id, "for i in 1 2 3 4 5 6; do echo line-$i; sleep 0.15; done")
-    emulator.wait_for_status(job["id"], "Running", timeout=5)
-    snapshots = []
-    while emulator.get_job(job["id"])["status"] == "Running":
-        snapshots.append(job_log(emulator, job["id"]))
-        time.sleep(0.05)
-    partial = [text for text in snapshots if "line-1" in text and "line-6" not in text]
-    assert partial, snapshots
-    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(snapshots))
-
-    full = job_log(emulator, job["id"]).encode()
-    assert full == b"".join(f"line-{i}\n".encode() for i in range(1, 7))
-    path = f"/api/jobs/beta/jobs/{job['id']}/logs"
-
-    tail = emulator.api("GET", path, headers={"Range": "bytes=7-"})
-    assert tail.status_code == 206
-    assert tail.headers["Content-Range"] == f"bytes 7-{len(full) - 1}/{len(full)}"
-    assert tail.headers["Content-Type"] == "text/plain; charset=utf-8"
-    assert tail.content == full[7:]
-
-    beyond = emulator.api("GET", path, headers={"Range": f"bytes={len(full)}-"})
-    assert beyond.status_code == 416
-    assert beyond.headers["Content-Range"] == f"bytes */{len(full)}"
-    assert beyond.content == b""
-
-    window = emulator.api("GET", path, headers={"Range": "bytes=7-13"})
-    assert window.status_code == 206 and window.content == full[7:14]
-    assert window.headers["Content-Range"] == f"bytes 7-13/{len(full)}"
-    past_end = emulator.api("GET", path, headers={"Range": "bytes=7-9999"})
-    assert past_end.status_code == 206 and past_end.content == full[7:]
-
-    other_form = emulator.api("GET", path, headers={"Range": "bytes=-5"})
-    assert other_form.status_code == 200 and other_form.content == full
-
-    emulator.set_faults({"ignore_range": True})
-    ignored = emulator.api("GET", path, headers={"Range": "bytes=7-"})
-    assert ignored.status_code == 200 and ignored.content == full
-
-
-def test_large_log_is_streamed(emulator: EmulatorProcess, project_id: str) -> None:
-    size = 6 * 1024 * 1024
-    job = start_job(emulator, project_id, f"head -c {size} /dev/zero | tr '\\0' 'x'")
-    emulator.wait_for_status(job["id"], "Succeeded", timeout=20)
-    path = f"/api/jobs/beta/jobs/{job['id']}/logs"
-    whole = emulator.api("GET", path)
-    assert whole.status_code == 200 and len(whole.content) == size
-    assert whole.content == b"x" * size
-    tail = emulator.api("GET", path, headers={"Range": f"bytes={size - 10}-"})
-    assert tail.status_code == 206 and tail.content == b"x" * 10
+    no_commit_flag = emulator.api("POST", "/v4/jobs/stop", json={"jobId": job["id"]})
+    assert no_commit_flag.status_code == 400 and "commitResults" in no_commit_flag.json()["message"]
+    without_project = emulator.api("POST", "/v4/jobs/stop", json={"jobId": job["id"], "commitResults": True})
+    assert without_project.status_code == 200
+    v4 = emulator.api("GET", f"/v4/jobs/{job['id']}")
+    assert v4.status_code == 200 and v4.json() == without_project.json()
 
 
 def test_output_commit_carries_files_into_a_later_job(emulator: EmulatorProcess, project_id: str) -> None:
@@ -193,13 +177,16 @@ def test_output_commit_carries_files_into_a_later_job(emulator: EmulatorProcess,
     assert head == output
 
     second = start_job(emulator, project_id, "cat model.txt", commitId=output)
-    assert second["commitId"] == output
+    assert second["commitDetails"]["inputCommitId"] == output
     emulator.wait_for_status(second["id"], "Succeeded", timeout=10)
     assert job_log(emulator, second["id"]) == "trained with --epochs 3\n"
 
     # The input commit of the first job does not contain its results.
     third = start_job(
-        emulator, project_id, "test ! -e model.txt && test -e train.py", commitId=first["commitId"]
+        emulator,
+        project_id,
+        "test ! -e model.txt && test -e train.py",
+        commitId=first["commitDetails"]["inputCommitId"],
     )
     assert emulator.wait_for_status(third["id"], ["Succeeded", "Failed"], timeout=10)["status"] == "Succeeded"
 
@@ -209,15 +196,10 @@ def test_unknown_commit_is_rejected(emulator: EmulatorProcess, project_id: str) 
         response = emulator.api(
             "POST",
             "/api/jobs/v1/jobs",
-            json={
-                "projectId": project_id,
-                "commandToRun": "true",
-                "hardwareTierId": "small",
-                "commitId": commit,
-            },
+            json={"projectId": project_id, "runCommand": "true", "commitId": commit},
         )
         assert response.status_code == 400
-        assert response.json() == {"message": f"Unknown commitId '{commit}' for project {project_id}"}
+        assert response.json() == {"error": f"Unknown commitId '{commit}' for project {project_id}"}
 
 
 def test_stop_gives_the_group_a_grace_period_then_kills(emulator: EmulatorProcess, project_id: str) -> None:
@@ -235,12 +217,12 @@ def test_stop_gives_the_group_a_grace_period_then_kills(emulator: EmulatorProces
     stubborn_pid = next(entry["pid"] for entry in emulator.jobs() if entry["id"] == stubborn["id"])
     stubborn_members = live_group_members(stubborn_pid)
 
-    body = {"projectId": project_id, "jobId": graceful["id"]}
-    assert emulator.api("POST", "/v4/jobs/stop", json=body).json()["status"] == "Stopped"
+    stopped = emulator.api("POST", "/v4/jobs/stop", json=stop_body(project_id, graceful["id"])).json()
+    assert stopped["statuses"]["executionStatus"] == "Stopped"
     assert job_log(emulator, graceful["id"]).endswith("cleaned\nJob stopped by user request\n")
 
     began = time.monotonic()
-    body = {"projectId": project_id, "jobId": stubborn["id"]}
-    assert emulator.api("POST", "/v4/jobs/stop", json=body).json()["status"] == "Stopped"
+    stopped = emulator.api("POST", "/v4/jobs/stop", json=stop_body(project_id, stubborn["id"])).json()
+    assert stopped["statuses"]["executionStatus"] == "Stopped"
     assert 2.5 <= time.monotonic() - began < 8
     assert wait_until_dead(stubborn_members) == []
