@@ -11,9 +11,13 @@ from tests.conftest import API_KEY
 pytestmark = pytest.mark.e2e
 
 
-def _domino_lines(output: str, job_id: str) -> list[str]:
-    """Domino log lines as they appear in the task log, in order (one per occurrence)."""
-    return re.findall(rf"\[{re.escape(job_id)}\] ([^\n\"]*?)(?:\s+\[|\"|$)", output, flags=re.MULTILINE)
+def _domino_lines(output: str, job_id: str, *, setup: bool = False) -> list[str]:
+    """Domino log lines as they appear in the task log, in order (one per occurrence).
+
+    The job's labelled setup output (``[prepareOutput] ...``) is left out unless ``setup``.
+    """
+    lines = re.findall(rf"\[{re.escape(job_id)}\] ([^\n\"]*?)(?:\s+\[|\"|$)", output, flags=re.MULTILINE)
+    return [line for line in lines if setup or not line.startswith("[prepareOutput] ")]
 
 
 def test_success_paths(run_dag, emulator):
@@ -67,18 +71,19 @@ def test_success_paths(run_dag, emulator):
     sync_id = result.xcom("sync_job")
     assert sync_id == result.xcom("sync_job", "job_id")
     assert result.xcom("sync_job", "job")["status"] == "Succeeded"
-    assert result.xcom("sync_job", "job_url").endswith(sync_id)
+    assert result.xcom("sync_job", "job_url").endswith(f"/jobs/acme/churn/{sync_id}")
+    assert result.xcom("sync_job", "job")["number"] >= 1
+    assert any(
+        line.startswith("[prepareOutput] ") for line in _domino_lines(result.output, sync_id, setup=True)
+    )
     assert _domino_lines(result.output, sync_id) == [f"line {n} of 4" for n in range(1, 5)]
 
     deferred_id = result.xcom("deferred_job")
     assert _domino_lines(result.output, deferred_id) == [f"line {n} of 5" for n in range(1, 6)]
     assert f"Deferring while Domino job {deferred_id} runs" in result.output
     # The trigger checkpointed how far it streamed (an XCom), for a rebuilt trigger to resume from.
-    assert (
-        0
-        < result.xcom("deferred_job", "domino_log_offset")
-        <= len("".join(f"line {n} of 5\n" for n in range(1, 6)))
-    )
+    checkpoint = result.xcom("deferred_job", "domino_log_cursor")
+    assert checkpoint["mode"] == "json" and "stdOut" in checkpoint["streams"]
     assert [tag["name"] for tag in emulator.get_job(deferred_id)["tags"]] == ["e2e"]
 
     writer_job = result.xcom("writer", "job")
