@@ -103,7 +103,8 @@ def _build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_LOG_PAGE_CAP,
         metavar="LINES",
-        help=f"most log entries one logs call returns, whatever limit asks (default {DEFAULT_LOG_PAGE_CAP})",
+        help="most log entries one logs call returns, whatever limit asks (default "
+        f"{DEFAULT_LOG_PAGE_CAP}); at most half as many entries share one timestamp",
     )
     return parser
 

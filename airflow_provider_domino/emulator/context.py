@@ -51,16 +51,14 @@ class EmulatorContext:
         self.request_log = RequestLog()
         self._api_keys: list[str] = list(settings.api_keys)
         self._every_key_seen: set[str] = set(self._api_keys)
-        self.list_lag_seconds = settings.list_lag_seconds
-        self.log_page_cap = settings.log_page_cap
 
     # --------------------------------------------------------- run-time knobs
     def runtime_settings(self) -> dict[str, object]:
         """The settings tests may change while the emulator runs (``/_emulator/settings``)."""
         return {
             "flatShapes": self.settings.flat_shapes,
-            "listLagSeconds": self.list_lag_seconds,
-            "logPageCap": self.log_page_cap,
+            "listLagSeconds": self.settings.list_lag_seconds,
+            "logPageCap": self.settings.log_page_cap,
         }
 
     def update_runtime_settings(self, changes: dict[str, object]) -> None:
@@ -75,9 +73,9 @@ class EmulatorContext:
             else:
                 raise ValueError(f"unknown setting '{key}' (known: listLagSeconds, logPageCap)")
         if "listLagSeconds" in changes:
-            self.list_lag_seconds = float(changes["listLagSeconds"])  # type: ignore[arg-type]
+            self.settings.list_lag_seconds = float(changes["listLagSeconds"])  # type: ignore[arg-type]
         if "logPageCap" in changes:
-            self.log_page_cap = int(changes["logPageCap"])  # type: ignore[call-overload]
+            self.settings.log_page_cap = int(changes["logPageCap"])  # type: ignore[call-overload]
 
     # ------------------------------------------------------------------- keys
     def is_valid_key(self, candidate: str) -> bool:

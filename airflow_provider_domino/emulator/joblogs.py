@@ -8,8 +8,8 @@ emulator first saw it. That is how Domino's own log shipper behaves, and it has 
 properties clients must cope with:
 
 - many entries share one timestamp (everything printed between two reads, in groups of at
-  most ``LINES_PER_TIMESTAMP``, which stays well under the per-call page cap so an inclusive
-  cursor can always move forward);
+  most ``lines_per_timestamp``, 100 by default, which the caller keeps well under the per-call
+  page cap so an inclusive cursor can always move forward);
 - timestamps never go backwards, and an entry never changes once served.
 
 Ingested entries are recorded as groups (time, stream, byte range, line count) in
@@ -37,8 +37,6 @@ STREAMS = (PREPARE_OUTPUT, STDOUT, STDERR)
 STREAM_FILES = {PREPARE_OUTPUT: "prepare.log", STDOUT: "stdout.log", STDERR: "stderr.log"}
 LOG_TYPES = (*STREAMS, COMPLETE)
 
-#: At most this many entries share one timestamp (a burst is split into such groups).
-LINES_PER_TIMESTAMP = 100
 #: Bytes read from one stream file per ingestion, so one request never reads a huge log at once.
 MAX_INGEST_BYTES = 8 * 1024 * 1024
 INDEX_FILE = "log-index.jsonl"
@@ -108,8 +106,11 @@ class JobLog:
         self._last_ms = max(self._last_ms, time_ms)
 
     # --------------------------------------------------------------- ingesting
-    def ingest(self, *, final: bool) -> None:
-        """Turn lines written since the last call into entries; ``final`` also takes an unterminated tail."""
+    def ingest(self, *, final: bool, lines_per_timestamp: int = 100) -> None:
+        """Turn lines written since the last call into entries; ``final`` also takes an unterminated tail.
+
+        A burst is split into groups of at most ``lines_per_timestamp`` entries, one timestamp each.
+        """
         new_groups: list[tuple[int, int, int, int]] = []
         combined: list[bytes] = []
         time_ms = max(time.time_ns() // 1_000_000, self._last_ms + 1)
@@ -129,7 +130,7 @@ class JobLog:
             position = 0
             while position < cut:
                 end = position
-                for _ in range(LINES_PER_TIMESTAMP):
+                for _ in range(lines_per_timestamp):
                     newline = data.find(b"\n", end, cut)
                     end = cut if newline < 0 else newline + 1
                     if end >= cut:

@@ -196,7 +196,7 @@ def add_job_routes(api: FastAPI, context: EmulatorContext) -> None:
             submitted_at=utc_now_iso(),
         )
         store.add_job(job)
-        job.listed_after = time.monotonic() + context.list_lag_seconds
+        job.listed_after = time.monotonic() + settings.list_lag_seconds
         runner.submit(job)
         return JSONResponse(details(job))
 

@@ -103,7 +103,7 @@ def add_log_routes(api: FastAPI, context: EmulatorContext) -> None:
                 f"Query parameter 'latestTimeNano' must be epoch nanoseconds (digits), got '{raw_cursor}'",
             )
         since = int(raw_cursor)
-        served_limit = min(limit, context.log_page_cap)
+        served_limit = min(limit, context.settings.log_page_cap)
         log = runner.job_log(job.id) if runner.job_dir(job.id).is_dir() else None
         streams = STREAMS if log_type == COMPLETE else (log_type,)
         if log is None:

@@ -124,7 +124,10 @@ class JobRunner:
         if log is None:
             log = self._logs[job_id] = JobLog(self.job_dir(job_id))
         job = self._store.job(job_id)
-        log.ingest(final=job is not None and job.is_terminal)
+        log.ingest(
+            final=job is not None and job.is_terminal,
+            lines_per_timestamp=self._settings.lines_per_timestamp,
+        )
         return log
 
     def log_path(self, job_id: str) -> Path:

@@ -12,6 +12,8 @@ ONE_MIB = 1024 * 1024
 #: Largest ``limit`` the logs route honours per call; Domino's own cap is 10,000, and a lower one
 #: here makes every client page even on small logs.
 DEFAULT_LOG_PAGE_CAP = 1000
+#: At most this many log entries share one timestamp (a burst is split into such groups).
+MAX_LINES_PER_TIMESTAMP = 100
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,18 @@ class EmulatorSettings:
     flat_shapes: bool = False
     #: Seconds a new job stays missing from the beta list (Domino's list lags behind starts).
     list_lag_seconds: float = 0.0
+    #: Changeable at run time (``/_emulator/settings``), like ``list_lag_seconds``.
     log_page_cap: int = DEFAULT_LOG_PAGE_CAP
+
+    @property
+    def lines_per_timestamp(self) -> int:
+        """How many log entries may share one timestamp: 100, or fewer under a small page cap.
+
+        An inclusive cursor cannot move past more entries at one timestamp than a page holds,
+        so a group stays at most half a page.
+        """
+        return max(1, min(MAX_LINES_PER_TIMESTAMP, self.log_page_cap // 2))
+
     # Filled in by the server once the sockets are bound (port 0 becomes a real port).
     base_url: str = ""
     proxy_url: str | None = None
