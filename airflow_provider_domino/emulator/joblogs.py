@@ -139,17 +139,33 @@ class JobLog:
                 time_ms += 1
                 position = end
             if stream != PREPARE_OUTPUT:
-                chunk = data[:cut]
-                combined.append(chunk if chunk.endswith(b"\n") else chunk + b"\n")
+                combined.append(data[:cut])
         if not new_groups:
             return
         if combined:
-            with open(self.combined_path, "ab") as handle:
-                handle.write(b"".join(combined))
+            self._append_combined(combined)
         with open(self.directory / INDEX_FILE, "a", encoding="utf-8") as index:
             index.write("".join(json.dumps(group) + "\n" for group in new_groups))
         for group in new_groups:
             self._append_group(*group)
+
+    def _append_combined(self, chunks: list[bytes]) -> None:
+        """Append to the plain-text log; an unterminated line gets its newline only when more follows."""
+        with open(
+            self.combined_path, "ab+"
+        ) as handle:  # append mode: writes go to the end whatever seek says
+            size = handle.seek(0, os.SEEK_END)
+            previous_ends_line = True
+            if size:
+                handle.seek(size - 1)
+                previous_ends_line = handle.read(1) == b"\n"
+            parts: list[bytes] = []
+            for chunk in chunks:
+                if not previous_ends_line:
+                    parts.append(b"\n")
+                parts.append(chunk)
+                previous_ends_line = chunk.endswith(b"\n")
+            handle.write(b"".join(parts))
 
     def _read_new(self, stream: str, stream_index: int) -> bytes:
         try:
