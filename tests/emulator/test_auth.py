@@ -17,7 +17,13 @@ def test_requests_need_a_valid_key(emulator: EmulatorProcess, project_id: str) -
     url = f"{emulator.url}{JOBS}"
     params = {"projectId": project_id}
     missing = requests.get(url, params=params, timeout=10)
-    assert missing.status_code == 401 and "message" in missing.json()
+    assert missing.status_code == 401
+    assert missing.json()["errors"] == ["Missing API key: send X-Domino-Api-Key"]  # FailureEnvelopeV1
+    assert missing.json()["requestId"]
+    v4 = requests.get(
+        f"{emulator.url}/v4/projects/{project_id}", headers={"X-Domino-Api-Key": "nope"}, timeout=10
+    )
+    assert v4.status_code == 401 and v4.json() == {"message": "Invalid API key"}  # the v4 spec's shape
     wrong = requests.get(url, params=params, headers={"X-Domino-Api-Key": "nope"}, timeout=10)
     assert wrong.status_code == 401
     wrong_bearer = requests.get(url, params=params, headers={"Authorization": "Bearer nope"}, timeout=10)
@@ -36,11 +42,12 @@ def test_proxy_port_needs_no_auth_and_shares_state(emulator: EmulatorProcess, pr
     assert emulator.proxy_url and emulator.proxy_url != emulator.url
     started = requests.post(
         f"{emulator.proxy_url}/api/jobs/v1/jobs",
-        json={"projectId": project_id, "commandToRun": "true", "hardwareTierId": "small"},
+        json={"projectId": project_id, "runCommand": "true"},
         timeout=10,
     )
     assert started.status_code == 200
-    assert emulator.get_job(started.json()["id"])["id"] == started.json()["id"]
+    job_id = started.json()["job"]["id"]
+    assert emulator.get_job(job_id)["id"] == job_id
 
 
 def test_request_log_records_auth_kind_and_never_the_key(emulator: EmulatorProcess, project_id: str) -> None:
@@ -66,10 +73,28 @@ def test_request_log_records_auth_kind_and_never_the_key(emulator: EmulatorProce
     assert [entry["status"] for entry in entries] == [401, 401, 200, 200, 200, 401]
     assert {entry["endpoint"] for entry in entries} == {"list_jobs"}
     first = entries[0]
-    assert set(first) == {"seq", "time", "method", "path", "query", "endpoint", "status", "auth", "fault"}
+    assert set(first) == {
+        "seq",
+        "time",
+        "method",
+        "path",
+        "query",
+        "endpoint",
+        "status",
+        "auth",
+        "fault",
+        "body",
+    }
     assert first["path"] == JOBS and first["query"] == f"projectId={project_id}" and first["fault"] is None
+    assert first["body"] is None
     assert emulator.api_key not in json.dumps(entries)
     assert "wrong" not in json.dumps(entries)
+
+    body = {"projectId": project_id, "runCommand": f"echo {emulator.api_key}", "title": "body"}
+    emulator.api("POST", "/api/jobs/v1/jobs", json=body)
+    recorded = emulator.requests_log()[-1]
+    assert recorded["endpoint"] == "start_job" and recorded["body"] is not None
+    assert json.loads(recorded["body"]) == {**body, "runCommand": "echo ***"}  # the key is masked
 
     emulator.clear_requests()
     assert emulator.requests_log() == []

@@ -10,7 +10,6 @@ from pathlib import Path
 import requests
 
 from airflow_provider_domino.emulator.harness import EmulatorProcess
-from tests.emulator.helpers import start_job
 
 MODULE = [sys.executable, "-m", "airflow_provider_domino.emulator"]
 
@@ -54,10 +53,17 @@ def test_package_import_does_not_load_the_web_stack() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_bad_values_of_the_shape_options_are_usage_errors() -> None:
+    for args in (("--list-lag", "-1"), ("--log-page-cap", "0"), ("--log-page-cap", "10001")):
+        result = _run("--port", "0", *args)
+        assert result.returncode == 2, args
+        assert args[0] in result.stderr
+
+
 def test_defaults_startup_faults_ignore_range_and_output() -> None:
     faults = '{"rules": [{"endpoint": "find_project", "fault": "status", "status": 418, "times": 1}]}'
     with EmulatorProcess(
-        api_key="startup-secret", extra_args=["--ignore-range", "--faults", faults]
+        api_key="startup-secret", extra_args=["--flat-shapes", "--ignore-range", "--faults", faults]
     ) as emulator:
         find = "/v4/gateway/projects/findProjectByOwnerAndName?ownerName=demo&projectName=quickstart"
         assert [emulator.api("GET", find).status_code for _ in range(2)] == [418, 200]
@@ -65,7 +71,9 @@ def test_defaults_startup_faults_ignore_range_and_output() -> None:
         assert emulator.url.startswith("http://127.0.0.1:")
         assert (emulator.work_dir / "ready").read_text() == emulator.url
         project_id = emulator.project_id("demo", "quickstart")
-        job = start_job(emulator, project_id, "echo 0123456789")
+        job = emulator.api(
+            "POST", "/api/jobs/v1/jobs", json={"projectId": project_id, "commandToRun": "echo 0123456789"}
+        ).json()  # flat shapes: the job itself, not an envelope
         emulator.wait_for_status(job["id"], "Succeeded", timeout=10)
         ranged = requests.get(
             f"{emulator.url}/api/jobs/beta/jobs/{job['id']}/logs",

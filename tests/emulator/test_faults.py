@@ -19,7 +19,7 @@ START = "/api/jobs/v1/jobs"
 
 
 def _start_body(project_id: str, marker: str) -> dict[str, str]:
-    return {"projectId": project_id, "commandToRun": f"echo {marker}", "hardwareTierId": "small"}
+    return {"projectId": project_id, "runCommand": f"echo {marker}"}
 
 
 def _jobs_with(emulator: EmulatorProcess, marker: str) -> list[dict[str, object]]:
@@ -33,7 +33,7 @@ def _get_job_statuses(emulator: EmulatorProcess, job_id: str, count: int) -> lis
 @pytest.fixture
 def job_id(emulator: EmulatorProcess, project_id: str) -> str:
     response = emulator.api("POST", START, json=_start_body(project_id, "fixture"))
-    return str(response.json()["id"])
+    return str(response.json()["job"]["id"])
 
 
 def test_status_fault_answers_without_processing(emulator: EmulatorProcess, project_id: str) -> None:
@@ -48,7 +48,7 @@ def test_status_fault_answers_without_processing(emulator: EmulatorProcess, proj
     limited = emulator.api("POST", START, json=_start_body(project_id, marker))
     assert limited.status_code == 429
     assert limited.headers["Retry-After"] == "soon"  # verbatim, even when not a valid value
-    assert limited.json() == {"message": "Injected 429"}
+    assert limited.json() == {"error": "Injected 429"}
     assert _jobs_with(emulator, marker) == []
 
     accepted = emulator.api("POST", START, json=_start_body(project_id, marker))

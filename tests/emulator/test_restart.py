@@ -9,7 +9,7 @@ from pathlib import Path
 
 from airflow_provider_domino.emulator.harness import EmulatorProcess
 from airflow_provider_domino.emulator.processes import is_alive, live_group_members
-from tests.emulator.helpers import job_log, make_projects_dir, start_job, wait_until_dead
+from tests.emulator.helpers import job_log, log_page, make_projects_dir, start_job, wait_until_dead
 
 
 def _pid(emulator: EmulatorProcess, job_id: str) -> int:
@@ -26,7 +26,12 @@ def test_crash_and_restart_keep_every_job(tmp_path: Path) -> None:
         project_id = emulator.project_id("acme", "churn")
         finished = start_job(emulator, project_id, "echo early")
         emulator.wait_for_status(finished["id"], "Succeeded", timeout=10)
-        tag = emulator.api("POST", f"/api/jobs/v1/jobs/{finished['id']}/tags", json={"name": "kept"}).json()
+        tag = emulator.api(
+            "POST",
+            f"/api/jobs/v1/jobs/{finished['id']}/tags",
+            json={"tagName": "kept", "projectId": project_id},
+        ).json()["tag"]
+        entries_before = log_page(emulator, finished["id"], logType="complete")
 
         ends_while_down = start_job(emulator, project_id, "echo a1-begin; sleep 0.5; echo a1-end")
         outlives_emulator = start_job(emulator, project_id, "echo a2-begin; sleep 2.5; echo a2-end; exit 4")
@@ -45,7 +50,8 @@ def test_crash_and_restart_keep_every_job(tmp_path: Path) -> None:
 
         emulator.restart()
         assert emulator.url == url
-        assert emulator.get_job(finished["id"])["tags"] == [tag]
+        assert emulator.api_job(finished["id"])["job"]["tags"] == [tag]
+        assert log_page(emulator, finished["id"], logType="complete")["logs"] == entries_before["logs"]
 
         done = emulator.wait_for_status(ends_while_down["id"], ["Succeeded", "Failed"], timeout=10)
         assert (done["status"], done["exitCode"]) == ("Succeeded", 0)
