@@ -66,30 +66,63 @@ def emulator() -> Iterator[EmulatorProcess]:
 
 
 @pytest.fixture(scope="session")
+def flat_emulator() -> Iterator[EmulatorProcess]:
+    """A second session emulator answering in the simplified reference's flat shapes (``--flat-shapes``).
+
+    Started only by tests that ask for it: they prove the provider's tolerant reader still understands
+    flat answers (a flat job, ``{data, ...}`` lists, ``text/plain`` logs with byte ranges).
+    """
+    from airflow_provider_domino.emulator.harness import EmulatorProcess
+
+    projects = SESSION_DIR / "flat-projects"
+    shutil.copytree(FIXTURES / "projects", projects)
+    with EmulatorProcess(
+        api_key=API_KEY,
+        projects_dir=projects,
+        state_file=SESSION_DIR / "flat-emulator.sqlite",
+        flat_shapes=True,
+        extra_args=["--max-concurrent-per-tier", "16"],
+    ) as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
 def project_id(emulator: EmulatorProcess) -> str:
     return emulator.project_id(*PROJECT)
 
 
-@pytest.fixture
-def domino_conn(emulator: EmulatorProcess, project_id: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """``domino_default`` pointing at the session emulator (through the environment, as users do)."""
+def _connection(monkeypatch: pytest.MonkeyPatch, emulator: EmulatorProcess) -> str:
     conn = {
         "conn_type": "domino",
         "host": emulator.url,
         "password": API_KEY,
-        "extra": {"project_id": project_id},
+        "extra": {"project_id": emulator.project_id(*PROJECT)},
     }
     monkeypatch.setenv("AIRFLOW_CONN_DOMINO_DEFAULT", json.dumps(conn))
     return "domino_default"
 
 
+@pytest.fixture
+def domino_conn(emulator: EmulatorProcess, project_id: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``domino_default`` pointing at the session emulator (through the environment, as users do)."""
+    return _connection(monkeypatch, emulator)
+
+
+@pytest.fixture
+def flat_domino_conn(flat_emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``domino_default`` pointing at the flat-shapes emulator instead."""
+    return _connection(monkeypatch, flat_emulator)
+
+
 @pytest.fixture(autouse=True)
 def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test starts and ends with no injected faults (only when it used the emulator)."""
+    """Every test ends with no injected faults, no list lag and the default log page cap (if it used an emulator)."""
     yield
-    if "emulator" in request.fixturenames:
-        emulator = request.getfixturevalue("emulator")
-        emulator.clear_faults()
+    for name in ("emulator", "flat_emulator"):
+        if name in request.fixturenames:
+            emulator = request.getfixturevalue(name)
+            emulator.clear_faults()
+            emulator.reset_settings()
 
 
 @pytest.fixture(scope="session")

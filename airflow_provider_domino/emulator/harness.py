@@ -28,6 +28,7 @@ from urllib.parse import quote
 import requests
 
 from airflow_provider_domino.emulator.processes import is_alive, signal_group
+from airflow_provider_domino.emulator.settings import DEFAULT_LOG_PAGE_CAP
 
 DEFAULT_API_KEY = "emulator-test-key"
 _API_KEY_ENV = "DOMINO_EMULATOR_API_KEY"
@@ -71,6 +72,7 @@ class EmulatorProcess:
         self.flat_shapes = flat_shapes
         self.list_lag = list_lag
         self.log_page_cap = log_page_cap
+        self._page_cap = log_page_cap if log_page_cap is not None else DEFAULT_LOG_PAGE_CAP
         self.startup_timeout = startup_timeout
         self.url = ""
         self.proxy_url: str | None = None
@@ -298,6 +300,14 @@ class EmulatorProcess:
     def set_log_page_cap(self, lines: int) -> None:
         """From now on, answer at most ``lines`` log entries per logs call."""
         self._admin("PATCH", "/_emulator/settings", json={"logPageCap": lines})
+
+    def reset_settings(self) -> None:
+        """Back to the start-up list lag and log page cap (the shared test emulator's between tests)."""
+        self._admin(
+            "PATCH",
+            "/_emulator/settings",
+            json={"listLagSeconds": self.list_lag, "logPageCap": self._page_cap},
+        )
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """One job in the emulator's own flat view, whatever shapes it serves.

@@ -37,6 +37,7 @@ def _reset_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     emulator.set_keys([emulator.api_key])
     emulator.clear_faults()
+    emulator.reset_settings()
     emulator.stop_all_jobs()
 
 
