@@ -123,3 +123,32 @@ def test_every_hook_request_follows_the_spec(
     assert answers, "the sync transport's answers were not observed"
     for method, path, status, payload in answers:
         check_response(method, path, status, payload)
+
+
+def test_hook_requests_follow_the_spec_against_a_flat_server(
+    flat_emulator: EmulatorProcess, flat_domino_conn: str
+) -> None:
+    """A server answering in the simplified reference's shapes changes what the hook reads, not what it sends."""
+    from airflow_provider_domino.hooks.domino import DominoHook
+
+    project_id = flat_emulator.project_id("acme", "churn")
+    flat_emulator.clear_requests()
+    hook = DominoHook(flat_domino_conn)
+    job = hook.start_job("echo flat-out; echo flat-err >&2", "small", title="flat contract")
+    assert flat_emulator.get_job(job.id)["hardwareTierId"] == "small-k8s"
+    assert _wait_finished(hook, job.id).is_finished
+    hook.list_jobs(project_id, status_filter="completed", limit=5)
+    text = hook.get_job_logs(job.id)
+    assert "flat-out" in text and "flat-err" in text
+    tag = hook.add_tag(job.id, "flat", project_id)
+    hook.remove_tag(job.id, tag.id, project_id)
+    hook.link_goal(job.id, GOAL_ID)
+    hook.list_goals(job.id)
+    hook.unlink_goal(GOAL_ID, job.id)
+    assert hook.resolve_project("acme/churn").id == project_id
+    hook.stop_job(job.id, project_id)
+
+    recorded = [entry for entry in flat_emulator.requests_log() if entry["endpoint"] is not None]
+    assert recorded
+    for entry in recorded:
+        check_request(entry["method"], entry["path"], entry["query"], entry["body"])
