@@ -150,10 +150,11 @@ class JobLog:
             self._append_group(*group)
 
     def _append_combined(self, chunks: list[bytes]) -> None:
-        """Append to the plain-text log; an unterminated line gets its newline only when more follows."""
-        with open(
-            self.combined_path, "ab+"
-        ) as handle:  # append mode: writes go to the end whatever seek says
+        """Append to the plain-text log; an unterminated line gets its newline only when more follows.
+
+        The file is opened for appending, so the write lands at the end whatever the seeks did.
+        """
+        with open(self.combined_path, "ab+") as handle:
             size = handle.seek(0, os.SEEK_END)
             previous_ends_line = True
             if size:
