@@ -154,8 +154,8 @@ def _settings_from(args: argparse.Namespace) -> EmulatorSettings:
         raise _UsageError("--max-body-bytes must be positive")
     if args.list_lag < 0:
         raise _UsageError("--list-lag must not be negative")
-    if not 1 <= args.log_page_cap <= 10_000:
-        raise _UsageError("--log-page-cap must be between 1 and 10000")
+    if not 2 <= args.log_page_cap <= 10_000:  # an inclusive cursor needs room past one timestamp
+        raise _UsageError("--log-page-cap must be between 2 and 10000")
     if args.projects_dir is not None and not args.projects_dir.is_dir():
         raise _UsageError(f"--projects-dir {args.projects_dir} is not a directory")
     settings = EmulatorSettings(

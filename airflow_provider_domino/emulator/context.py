@@ -68,8 +68,8 @@ class EmulatorContext:
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                     raise ValueError("'listLagSeconds' must be a non-negative number")
             elif key == "logPageCap":
-                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:
-                    raise ValueError("'logPageCap' must be an integer from 1 to 10000")
+                if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 10_000:
+                    raise ValueError("'logPageCap' must be an integer from 2 to 10000")
             else:
                 raise ValueError(f"unknown setting '{key}' (known: listLagSeconds, logPageCap)")
         if "listLagSeconds" in changes:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.emulator.helpers import start_job
+from tests.emulator.helpers import MAX_CONCURRENT_PER_TIER, start_job
 
 if TYPE_CHECKING:
     from airflow_provider_domino.emulator.harness import EmulatorProcess
@@ -138,7 +138,7 @@ def test_hardware_tiers_route(emulator: EmulatorProcess, project_id: str) -> Non
     ]
     assert [item["hardwareTier"]["hwtFlags"]["isDefault"] for item in tiers] == [True, False, False, False]
     assert all(set(item) == {"hardwareTier", "capacity", "dataPlane"} for item in tiers)
-    assert tiers[0]["capacity"]["maximumConcurrentRuns"] == 2
+    assert tiers[0]["capacity"]["maximumConcurrentRuns"] == MAX_CONCURRENT_PER_TIER
     missing = emulator.api("GET", "/v4/projects/0123456789abcdef01234567/hardwareTiers")
     assert missing.status_code == 404
     assert missing.json() == {"message": "Project '0123456789abcdef01234567' not found"}

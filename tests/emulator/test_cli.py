@@ -54,7 +54,7 @@ def test_package_import_does_not_load_the_web_stack() -> None:
 
 
 def test_bad_values_of_the_shape_options_are_usage_errors() -> None:
-    for args in (("--list-lag", "-1"), ("--log-page-cap", "0"), ("--log-page-cap", "10001")):
+    for args in (("--list-lag", "-1"), ("--log-page-cap", "1"), ("--log-page-cap", "10001")):
         result = _run("--port", "0", *args)
         assert result.returncode == 2, args
         assert args[0] in result.stderr
