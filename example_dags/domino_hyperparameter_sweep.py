@@ -97,7 +97,8 @@ with DAG(
             results.append(result)
         best = max(results, key=lambda r: (r["accuracy"], -r["loss"]))
         print(f"best: lr={best['lr']} accuracy={best['accuracy']:.4f} (Domino job {best['job_id']})")
-        hook.add_tag(best["job_id"], "sweep-best")
+        # Domino's tag route names the job's project too; "owner/name" is resolved to its id.
+        hook.add_tag(best["job_id"], "sweep-best", hook.resolve_project(PROJECT).id)
         return best
 
     # train.output is the list of the mapped tasks' return values: their Domino job ids.

@@ -108,7 +108,9 @@ with DAG(
         # Imported here, not at the top: DAG files are parsed often and should stay cheap.
         from airflow_provider_domino.hooks.domino import DominoHook
 
-        tag = DominoHook("domino_default").add_tag(train_job_id, "production")
+        hook = DominoHook("domino_default")
+        # Domino's tag route names the job's project too; "owner/name" is resolved to its id.
+        tag = hook.add_tag(train_job_id, "production", hook.resolve_project(PROJECT).id)
         print(f"Tagged Domino job {train_job_id} {tag.name!r}")
         return train_job_id
 

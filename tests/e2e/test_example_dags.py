@@ -184,7 +184,7 @@ def test_retraining_pipeline_runs_end_to_end(demo_conn: str, demo_emulator: Emul
     assert train["commitId"] == prepare["outputCommitId"]
     assert evaluate["commitId"] == train["outputCommitId"]
     assert "production" in _tag_names(train)
-    log = demo_emulator.api("GET", f"/api/jobs/beta/jobs/{evaluate['id']}/logs").text
+    log = demo_emulator.job_log_text(evaluate["id"])
     assert "accuracy=" in log
 
 
