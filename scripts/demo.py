@@ -47,7 +47,8 @@ GENERATED = shutil.ignore_patterns("data", "metrics", "model.json", "__pycache__
 _LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\S+ \[(?P<level>\w+)\s*\] (?P<message>.*?)(?: \[[A-Za-z_][\w.]*\](?P<extra>.*))?$"
 )
-_DOMINO_LINE = re.compile(r"^\[(?P<job>job-[0-9a-f]+)\] (?P<text>.*)$")
+# Job ids are 24-hex ObjectIds (as in Domino); the emulator's flat mode and older runs used ``job-<hex>``.
+_DOMINO_LINE = re.compile(r"^\[(?P<job>[0-9a-f]{24}|job-[0-9a-f]+)\] (?P<text>.*)$")
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+) ")
 _TASK_START = re.compile(r"^\[DAG TEST\] starting task_id=(?P<task_id>\S+) map_index=(?P<map_index>-?\d+)")
 _RUN_ID = re.compile(r"DagRun Finished: .*?run_id=(?P<run_id>[^,]+),.*?state=(?P<state>\w+)")
@@ -276,8 +277,11 @@ class Demo:
         return str(latest["run_id"])
 
     def _job_log(self, emulator: Any, job_id: str) -> str:
-        response = emulator.api("GET", f"/api/jobs/beta/jobs/{job_id}/logs")
-        return response.text if response.ok else ""
+        """The job's stdout and stderr as text (the emulator's admin view, whatever shapes it serves)."""
+        try:
+            return str(emulator.job_log_text(job_id))
+        except Exception:  # a summary is best effort: a missing log must not hide the run's result
+            return ""
 
     # --- summary -------------------------------------------------------------------------------
 

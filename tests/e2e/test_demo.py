@@ -39,8 +39,8 @@ def test_demo_runs_the_retraining_pipeline() -> None:
         )
     assert re.search(r"^dag run \S+: success", summary, re.M)
     # Three Domino jobs, all succeeded; their log lines are in the captured output; a metric is shown.
-    assert len(re.findall(r"^  job-[0-9a-f]+\s+Succeeded\s+python ", summary, re.M)) == 3
-    assert "domino job logs:" in summary and re.search(r"\[job-[0-9a-f]+\] epoch 1/20 loss=", summary)
+    assert len(re.findall(r"^  [0-9a-f]{24}\s+Succeeded\s+python ", summary, re.M)) == 3
+    assert "domino job logs:" in summary and re.search(r"\[[0-9a-f]{24}\] epoch 1/20 loss=", summary)
     assert re.search(r"^metric test_accuracy=0\.\d+", summary, re.M)
     assert "result: PASSED" in summary
     # The generated API key (32 hex digits) is never printed.
