@@ -30,8 +30,15 @@ def confined(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _start(emulator: Any, **fields: Any) -> Any:
-    body = {"commandToRun": "true", "hardwareTierId": "small", **fields}
+    """A raw ``NewJobV1`` start (tier ``small-k8s`` is the emulator's id of tier "Small")."""
+    body = {"runCommand": "true", "hardwareTier": "small-k8s", **fields}
     return emulator.api("POST", START, json=body)
+
+
+def _error(response: Any) -> str:
+    """The message of an error answer: ``{error}`` on the public routes, ``{message}`` on v4 ones."""
+    payload = response.json()
+    return str(payload.get("error") or payload.get("message"))
 
 
 def _data_dir(emulator: Any) -> Path:
@@ -46,7 +53,7 @@ def test_project_ids_that_walk_the_file_system_are_unknown_projects(confined, pr
     before = len(confined.jobs())
     response = _start(confined, projectId=project_id)
     assert response.status_code == 404
-    assert response.json() == {"message": f"Project '{project_id}' not found"}
+    assert _error(response) == f"Project '{project_id}' not found"
     assert len(confined.jobs()) == before
 
 
@@ -55,7 +62,7 @@ def test_a_commit_of_another_project_is_refused(confined):
     rival = next(p for p in confined.projects() if (p["owner"], p["name"]) == ("rival", "secrets"))
     response = _start(confined, projectId=churn, commitId=rival["headCommitId"])
     assert response.status_code == 400
-    assert response.json() == {"message": f"Unknown commitId '{rival['headCommitId']}' for project {churn}"}
+    assert _error(response) == f"Unknown commitId '{rival['headCommitId']}' for project {churn}"
 
 
 @pytest.mark.parametrize(
@@ -68,11 +75,13 @@ def test_job_ids_that_walk_the_file_system_are_unknown_jobs(confined, raw_job_id
     ):
         response = confined.api(method, path)
         assert response.status_code == 404, (path, response.text)
-        assert response.json()["message"].startswith("Job '")
+        assert _error(response).startswith("Job '")
     stop = confined.api(
-        "POST", "/v4/jobs/stop", json={"projectId": confined.project_id("acme", "churn"), "jobId": "../jobs"}
+        "POST",
+        "/v4/jobs/stop",
+        json={"projectId": confined.project_id("acme", "churn"), "jobId": "../jobs", "commitResults": False},
     )
-    assert stop.status_code == 404 and stop.json() == {"message": "Job '../jobs' not found"}
+    assert stop.status_code == 404 and _error(stop) == "Job '../jobs' not found"
 
 
 def test_a_job_runs_inside_the_data_dir_and_cannot_read_the_emulator_key(confined):
@@ -81,10 +90,10 @@ def test_a_job_runs_inside_the_data_dir_and_cannot_read_the_emulator_key(confine
         "pwd -P; echo dir=$DOMINO_WORKING_DIR; echo key=${DOMINO_EMULATOR_API_KEY:-unset}; "
         "echo written > model.txt; ln -s /etc/hostname outside-link"
     )
-    job = _start(confined, projectId=churn, commandToRun=command).json()
+    job = _start(confined, projectId=churn, runCommand=command).json()["job"]
     done = confined.wait_for_status(job["id"], ["Succeeded", "Failed"], timeout=15)
     assert done["status"] == "Succeeded"
-    log = confined.api("GET", f"/api/jobs/beta/jobs/{job['id']}/logs").text.splitlines()
+    log = confined.job_log_text(job["id"]).splitlines()
 
     data_dir = _data_dir(confined)
     (details,) = [entry for entry in confined.jobs() if entry["id"] == job["id"]]
