@@ -91,7 +91,8 @@ def test_runtime_rows_fail_their_task_with_a_precise_message(run_dag, domino_con
             "https://domino.example.com",
         ],
         "wrong_key": [
-            "Domino API POST /api/jobs/v1/jobs returned HTTP 401: Invalid API key",
+            # The first request a start makes is the tier-name lookup.
+            "/hardwareTiers returned HTTP 401: Invalid API key",
             "check the API key or token of the Domino connection",
         ],
         "forbidden": [
@@ -99,8 +100,9 @@ def test_runtime_rows_fail_their_task_with_a_precise_message(run_dag, domino_con
             "check the API key or token of the Domino connection and its access to the project",
         ],
         "unknown_tier": [
-            "Domino API POST /api/jobs/v1/jobs returned HTTP 400: "
-            "Hardware tier 'quantum-xl' does not exist. Available: small, medium, large, gpu-small",
+            "Hardware tier 'quantum-xl' is not available in Domino project "
+            f"{emulator.project_id('acme', 'churn')}; its tiers are: 'GPU Small', 'Large', 'Medium', 'Small'. "
+            "No job was started",
         ],
         "unknown_job": ["returned HTTP 404: Job 'job-does-not-exist' not found"],
         "mapped_blank_command": ["Parameter 'command' must be a non-empty string, got '   '"],
@@ -124,11 +126,14 @@ def test_runtime_rows_fail_their_task_with_a_precise_message(run_dag, domino_con
     assert sorted(requests) == [
         ("find_project", 403, "api_key"),
         ("get_job", 404, "api_key"),
-        ("start_job", 400, "api_key"),
-        ("start_job", 401, "invalid"),
+        ("list_hardware_tiers", 401, "invalid"),
     ]
     assert [e for e in emulator.requests_log() if e["auth"] == "invalid"] == [
-        e for e in emulator.requests_log() if e["endpoint"] == "start_job" and e["status"] == 401
+        e for e in emulator.requests_log() if e["endpoint"] == "list_hardware_tiers" and e["status"] == 401
+    ]
+    # The unknown tier started nothing: no start request carried it.
+    assert not [
+        e for e in emulator.requests_log() if e["endpoint"] == "start_job" and "quantum" in (e["body"] or "")
     ]
 
 
@@ -338,10 +343,10 @@ def test_invalid_retry_after_falls_back_to_backoff(domino_conn, emulator, retry_
         "/api/jobs/v1/jobs",
         json={
             "projectId": emulator.project_id("acme", "churn"),
-            "commandToRun": "true",
-            "hardwareTierId": "small",
+            "runCommand": "true",
+            "hardwareTier": "small-k8s",
         },
-    ).json()["id"]
+    ).json()["job"]["id"]
     emulator.set_faults(
         {
             "rules": [
