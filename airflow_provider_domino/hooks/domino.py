@@ -29,7 +29,6 @@ from airflow_provider_domino.log_cursor import (
     JSON as JSON_MODE,
 )
 from airflow_provider_domino.log_cursor import (
-    LOG_STREAMS,
     LogCursor,
     LogPoll,
     StreamPosition,
@@ -263,21 +262,28 @@ class DominoHook(BaseHook):
         return self.stream_log(LogPoll(job_id, LogCursor.from_json(cursor), final=final), emit)
 
     def recent_log_lines(self, job_id: str, count: int = 20, *, since_nano: int | None = None) -> str:
-        """The last ``count`` log lines (for failure messages), reading at most a few pages.
+        """The last lines of the job's stdout, then of its stderr, ``count`` in all (failure messages).
+
+        Reads at most ``RECENT_LOG_PAGES`` pages per stream; a text log is read once, whole.
 
         :param since_nano: read from this time on (e.g. shortly before the job ended) rather than from
             the beginning, so a long log is not read whole for a tail.
         """
-        tail: deque[str] = deque(maxlen=count)
-        start = LogCursor()
-        if since_nano is not None:
-            start = LogCursor(JSON_MODE, {name: StreamPosition(since_nano, 0) for name in LOG_STREAMS})
-        poll = LogPoll(job_id, start, final=True)
-        pages = 0
-        while pages < RECENT_LOG_PAGES and (call := poll.next_call()) is not None:
-            tail.extend(line for line in poll.take(self._sync.send(call)) if line.strip())
-            pages += 1
-        return "\n".join(tail)
+        tails: list[str] = []
+        for stream in ("stdOut", "stdErr"):
+            start = LogCursor()
+            if since_nano is not None:
+                start = LogCursor(JSON_MODE, {stream: StreamPosition(since_nano, 0)})
+            poll = LogPoll(job_id, start, final=True, streams=(stream,))
+            tail: deque[str] = deque(maxlen=count)
+            pages = 0
+            while pages < RECENT_LOG_PAGES and (call := poll.next_call()) is not None:
+                tail.extend(line for line in poll.take(self._sync.send(call)) if line.strip())
+                pages += 1
+            tails.extend(tail)
+            if poll.cursor.mode == "text":
+                break  # a text log holds both streams
+        return "\n".join(tails[-count:])  # stderr last: errors are what a failure message needs
 
     def start_job(
         self,

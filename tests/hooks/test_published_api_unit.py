@@ -223,3 +223,25 @@ def test_status_filter_is_checked_with_a_clear_message():
     hook, _ = fake_hook({})
     with pytest.raises(DominoConfigError, match="status_filter"):
         hook.list_jobs("p1", status_filter="sleeping")
+
+
+def test_recent_log_lines_reads_stdout_then_stderr_from_a_time():
+    pages = {
+        "stdOut": [{"log": "out 1", "logType": "stdOut", "size": 5, "timestamp": "2026-11-26T10:00:01Z"}],
+        "stdErr": [{"log": "boom", "logType": "stdErr", "size": 4, "timestamp": "2026-11-26T10:00:02Z"}],
+    }
+
+    def logs(call):
+        params = dict(call.params or {})
+        entries = pages.get(params["logType"], [])
+        return json_response(
+            {"logs": {"logContent": entries, "isComplete": True}, "metadata": {"pagination": {}}}
+        )
+
+    hook, transport = fake_hook({"get_job_logs": logs})
+    assert hook.recent_log_lines(JOB_ID, 20, since_nano=5).splitlines() == ["out 1", "boom"]
+    first_per_stream: dict[str, str] = {}
+    for call in transport.calls:
+        params = dict(call.params or {})
+        first_per_stream.setdefault(params["logType"], params["latestTimeNano"])
+    assert first_per_stream == {"stdOut": "5", "stdErr": "5"}
