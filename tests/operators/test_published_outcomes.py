@@ -1,0 +1,76 @@
+"""The operator's outcome decisions on published job shapes, with a fake hook (no Airflow run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_domino.api.errors import DominoJobFailedError
+from airflow_provider_domino.api.models import Job
+from airflow_provider_domino.operators.domino import DominoStartJobOperator
+from tests.api.fakes import fake_hook, json_response
+
+JOB_ID = "6231327c7a0af0281c01a69b"
+
+
+class FakeTI:
+    def __init__(self) -> None:
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+
+def _job(status: str, completed: bool) -> Job:
+    return Job.from_api(
+        {
+            "job": {
+                "id": JOB_ID,
+                "number": 7,
+                "runCommand": "python x.py",
+                "status": {"executionStatus": status, "isCompleted": completed},
+                "stageTimes": {
+                    "submissionTime": "2026-11-26T10:00:00Z",
+                    "completedTime": "2026-11-26T10:01:00Z",
+                },
+                "commitDetails": {"inputCommitId": "in", "outputCommitId": "out"},
+                "tags": [],
+            }
+        }
+    )
+
+
+def _operator() -> DominoStartJobOperator:
+    op = DominoStartJobOperator(task_id="t", command="python x.py", hardware_tier_id="small", project_id="p1")
+    empty = {"logs": {"logContent": [], "isComplete": True}, "metadata": {"pagination": {}}}
+    op._hook, _ = fake_hook({"get_job_logs": lambda call: json_response(empty)})
+    op.job_project_id = "p1"
+    return op
+
+
+def test_completed_job_with_a_non_success_status_fails_naming_it():
+    ti = FakeTI()
+    with pytest.raises(DominoJobFailedError, match=f"Domino job {JOB_ID} ended Running"):
+        _operator()._finish({"ti": ti}, _job("Running", completed=True))
+    assert ti.xcoms["job"]["status"] == "Running"
+
+
+def test_succeeded_job_publishes_0_1_keys_plus_number_and_project():
+    ti = FakeTI()
+    op = _operator()
+    job = _job("Succeeded", completed=True)
+    op._finish({"ti": ti}, job)  # no exception
+    assert op._succeed({"ti": ti}, job) == JOB_ID
+    summary = ti.xcoms["job"]
+    assert (summary["status"], summary["commitId"], summary["outputCommitId"]) == ("Succeeded", "in", "out")
+    assert (summary["number"], summary["projectId"], summary["command"]) == (7, "p1", "python x.py")
+    assert summary["endedAt"].startswith("2026-11-26T10:01:00")
+
+
+def test_status_string_round_trip_keeps_is_completed():
+    op = _operator()
+    op._last_seen_job = _job("Succeeded", completed=False)  # as get_job_status just read it
+    assert op.is_job_active("Succeeded") and not op.is_job_succeeded("Succeeded")
+    op._last_seen_job = _job("Succeeded", completed=True)
+    assert not op.is_job_active("Succeeded") and op.is_job_succeeded("Succeeded")
