@@ -33,6 +33,8 @@ REPO_ROOT = BENCH_DIR.parent
 PYTHON = sys.executable
 PROJECT = ("bench", "scale")
 API_KEY = "bench-" + secrets.token_hex(12)
+#: The id of the emulator's "Small" hardware tier (ids differ from names in the published shapes).
+TIER_ID = "small-k8s"
 
 # --------------------------------------------------------------------------------- environment
 
@@ -163,10 +165,12 @@ class Emulator:
             session = getattr(local, "session", None)
             if session is None:
                 session = local.session = requests.Session()
-            body = {"projectId": self.project_id, "commandToRun": command, "hardwareTierId": "small"}
+            # A ``NewJobV1`` body with a tier id (the emulator's "Small" tier is ``small-k8s``).
+            body = {"projectId": self.project_id, "runCommand": command, "hardwareTier": TIER_ID}
             response = session.post(url, headers=headers, json=body, timeout=60)
             response.raise_for_status()
-            return str(response.json()["id"])
+            payload = response.json()
+            return str(payload.get("job", payload)["id"])  # {job, metadata}, or a flat job
 
         with ThreadPoolExecutor(threads) as pool:
             return list(pool.map(start, commands))
@@ -192,9 +196,8 @@ class Emulator:
         raise KeyError(job_id)
 
     def log_text(self, job_id: str) -> str:
-        response = self.process.api("GET", f"/api/jobs/beta/jobs/{job_id}/logs")
-        response.raise_for_status()
-        return response.text
+        """A job's stdout and stderr as plain text, whatever shapes the emulator serves."""
+        return self.process.job_log_text(job_id)
 
     def requests_for(self, job_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Recorded API requests whose path names one of ``job_ids``, each with ``job_id`` set."""

@@ -1,21 +1,22 @@
-"""Benchmark 4: tailing a job that writes ~100 MB of log while it runs.
+"""Benchmark 4: tailing a job that writes ~100 MB (1,000,000 lines) of log while it runs.
 
-The job (``writer.py`` in the project) writes 1,000,000 numbered 100-byte lines in 1 MB bursts. A
-worker process tails it every ``poll`` seconds the way ``DominoJobTrigger`` does (status, then
-``DominoHook.astream_log_lines`` from the saved offset: 1 MiB ``Range`` windows split by ``split_lines``,
+The job (``writer.py`` in the project) writes 1,000,000 numbered 100-byte lines in bursts. The emulator
+serves Domino's published JSON log (``{logs: {logContent: [{log, logType, size, timestamp}]}}``, paged
+by an inclusive ``latestTimeNano``) with a per-call cap of ``page_cap`` entries (10,000: Domino's own
+maximum). A worker process tails it every ``poll`` seconds the way ``DominoJobTrigger`` does (status,
+then ``DominoHook.astream_log`` from the saved :class:`~airflow_provider_domino.log_cursor.LogCursor`,
 ``final`` once the job has ended) and counts the lines instead of logging them. Bytes transferred are
-counted at the socket (``httpcore``'s stream reads, headers included); peak RSS growth is the kernel's
-high-water mark (reset after warm-up) minus the RSS after warm-up; a 50-ms ticker task measures how long
-the tail holds the event loop.
+counted at the socket (headers and status polls included); peak RSS growth is the kernel's high-water
+mark (reset after warm-up) minus the RSS after warm-up; a 50-ms ticker task measures how long the tail
+holds the event loop.
 
-Variants: ``ours``; ``unbounded`` (one open ``Range: bytes=N-`` read per poll, as the provider did before
-its bounded windows); the quadratic baseline (the whole log every poll); the bench prototype
-``variants.stream_log_tail`` (splits lines while the response streams in); ``ours`` against a server
-that ignores ``Range`` (emulator fault ``ignore_range``). The ``backlog`` variants start tailing only
-after the job has written everything, so one poll must take the whole log, as after a triggerer restart
-or for a trigger created late. The ``trigger`` variants run the real ``DominoJobTrigger`` (and the
-prototypes ``YieldingLogTrigger`` and ``StreamedLogTrigger``) with every line logged through Airflow's
-logging at INFO.
+Variants: ``ours`` (counting lines); ``backlog_ours`` (tailing starts only after the job has written
+everything, so one poll takes the whole log, as after a triggerer restart); ``trigger`` (the real
+``DominoJobTrigger`` with every line logged through Airflow's logging at INFO).
+
+The text/Range-era variants (1 MiB ``Range`` windows, the whole log every poll, a server ignoring
+``Range``, the streamed prototypes) need the emulator's ``--flat-shapes`` text log; their figures are
+kept in ``RESULTS.md`` labelled as such.
 """
 
 from __future__ import annotations
@@ -46,37 +47,45 @@ for _ in range(bursts):
     time.sleep(pause)
 '''
 
-#: name -> (worker mode, backlog?, server ignores Range?)
+#: name -> (worker mode, backlog?)
 VARIANTS = {
-    "ours": ("ours", False, False),
-    "unbounded": ("unbounded", False, False),
-    "quadratic": ("quadratic", False, False),
-    "streamed": ("streamed", False, False),
-    "trigger": ("trigger", False, False),
-    "trigger_yielding": ("trigger_yielding", False, False),
-    "trigger_streamed": ("trigger_streamed", False, False),
-    "ours_no_range": ("ours", False, True),
-    "backlog_ours": ("ours", True, False),
-    "backlog_unbounded": ("unbounded", True, False),
-    "backlog_streamed": ("streamed", True, False),
+    "ours": ("ours", False),
+    "trigger": ("trigger", False),
+    "backlog_ours": ("ours", True),
 }
+#: Log entries per call the emulator serves at most (Domino's documented maximum).
+PAGE_CAP = 10_000
 
 
 def run(
-    *, bursts: int, pause: float, poll: float, work_dir: Path, variants: list[str], log: Any
+    *,
+    bursts: int,
+    pause: float,
+    poll: float,
+    work_dir: Path,
+    variants: list[str],
+    log: Any,
+    page_cap: int = PAGE_CAP,
 ) -> dict[str, Any]:
     log_bytes = bursts * LINES_PER_BURST * LINE_BYTES
     log(
-        f"  log tail: {log_bytes / 1e6:.0f} MB written in {bursts} bursts, {pause:g} s apart; poll {poll:g} s"
+        f"  log tail (JSON): {log_bytes / 1e6:.0f} MB written in {bursts} bursts, {pause:g} s apart; "
+        f"poll {poll:g} s; page cap {page_cap}"
     )
-    results: dict[str, Any] = {"log_bytes": log_bytes, "lines": bursts * LINES_PER_BURST, "poll": poll}
-    with Emulator(work_dir, project_files={"writer.py": WRITER}) as emulator:
+    results: dict[str, Any] = {
+        "log_bytes": log_bytes,
+        "lines": bursts * LINES_PER_BURST,
+        "poll": poll,
+        "page_cap": page_cap,
+        "format": "json",
+    }
+    extra = ["--log-page-cap", str(page_cap)]
+    with Emulator(work_dir, extra_args=extra, project_files={"writer.py": WRITER}) as emulator:
         warmup = emulator.start_jobs(["echo warm-up"])[0]
         emulator.wait_until([warmup], {"Succeeded"}, timeout=30)
         backlog_job = None
         for name in variants:
-            mode, backlog, no_range = VARIANTS[name]
-            emulator.process.set_faults({"ignore_range": no_range})
+            mode, backlog = VARIANTS[name]
             if backlog:
                 if backlog_job is None:
                     backlog_job = emulator.start_jobs([f"python writer.py {bursts} 0"])[0]
@@ -91,21 +100,19 @@ def run(
             figures = run_worker("log_tail.py", config, work_dir=work_dir, env=env, timeout=600)
             size = emulator.job_log_size(job_id)
             figures["log_size"] = size
-            if mode.startswith("trigger"):
-                figures["complete"] = figures["final_offset"] == size == log_bytes
-            else:
-                figures["complete"] = (
-                    figures["lines"] == results["lines"] and figures["line_bytes"] == size == log_bytes
-                ) and figures["in_order"]
+            figures["complete"] = (
+                figures["lines"] == results["lines"] and figures["line_bytes"] == size == log_bytes
+            ) and figures["in_order"]
             results[name] = figures
             largest = figures["largest_poll_bytes"]
             log(
                 f"    {name}: {figures['bytes_received'] / 1e6:.1f} MB received "
                 f"({figures['bytes_received'] / log_bytes:.3f} x log), peak RSS +{figures['rss_growth_bytes'] / 2**20:.1f} MiB, "
                 f"largest poll {largest / 1e6 if largest else float('nan'):.1f} MB, CPU {figures['cpu_seconds']:.2f} s, "
-                f"loop lag max {figures['lag_max'] * 1000:.0f} ms, complete: {figures['complete']}"
+                f"log requests {figures.get('log_requests')}, "
+                f"loop lag p99/max {figures['lag_p99'] * 1000:.0f}/{figures['lag_max'] * 1000:.0f} ms, "
+                f"complete: {figures['complete']}"
             )
-        emulator.process.clear_faults()
     return results
 
 
@@ -122,82 +129,81 @@ async def _tail(config: dict[str, Any]) -> dict[str, Any]:
     import asyncio
 
     from common import ByteCounter, cpu_seconds, peak_rss_bytes, percentile, reset_peak_rss, rss_bytes
-    from variants import StreamedLogTrigger, YieldingLogTrigger, stream_log_tail
 
-    from airflow_provider_domino.api import endpoints
-    from airflow_provider_domino.api.log_lines import split_lines
     from airflow_provider_domino.hooks.domino import DominoHook
+    from airflow_provider_domino.log_cursor import LogCursor, LogPoll
     from airflow_provider_domino.triggers.domino import DominoJobTrigger
 
     counter = ByteCounter().install()
     hook = DominoHook(caller="log-tail-bench")
     mode, job_id, poll = config["mode"], config["job_id"], config["poll"]
-    state: dict[str, Any] = {"lines": 0, "line_bytes": 0, "in_order": True, "last": None}
-
-    def take(lines: list[str]) -> None:
-        state["lines"] += len(lines)
-        state["line_bytes"] += sum(len(line) + 1 for line in lines)
-        if lines:
-            state["last"] = lines[-1]
+    state: dict[str, Any] = {"lines": 0, "line_bytes": 0, "in_order": True, "last": None, "log_requests": 0,
+                             "other_lines": 0}
 
     def take_one(line: str) -> None:
+        if not line[:9].isdigit():  # setup output ("[prepareOutput] ...") and the emulator's own notes
+            state["other_lines"] += 1
+            return
+        if state["in_order"] and int(line[:9]) != state["lines"]:  # lines are numbered from 0
+            state["in_order"] = False
         state["lines"] += 1
         state["line_bytes"] += len(line) + 1
         state["last"] = line
 
-    async def poll_once(offset: int, final: bool) -> int:
-        if mode == "ours":
-            return await hook.astream_log_lines(job_id, offset, final=final, emit=take_one)
-        if mode == "unbounded":
-            chunk = await hook.aget_job_log_tail(job_id, offset)
-            lines = split_lines(chunk, final=final)
-            take(lines.lines)
-            return lines.next_offset
-        if mode == "quadratic":
-            # The whole log as text every time; keep what lies past the characters already consumed.
-            text: str = await hook._async.send(endpoints.get_job_logs(job_id))
-            new = text[offset:]
-            cut = len(new) if final else new.rfind("\n") + 1
-            fresh = new[:cut].split("\n")
-            take(fresh[:-1] if fresh and fresh[-1] == "" else fresh)
-            return offset + cut
-        return await stream_log_tail(hook, job_id, offset, final=final, on_line=take_one)
+    original_send = hook._async.send
+
+    async def counting_send(call: Any) -> Any:
+        if call.endpoint == "get_job_logs":
+            state["log_requests"] += 1
+        return await original_send(call)
+
+    hook._async.send = counting_send  # type: ignore[method-assign]
 
     async def tail_loop() -> dict[str, Any]:
-        offset, polls, largest = 0, 0, 0
+        cursor, polls, largest = LogCursor(), 0, 0
         while True:
             job = await hook.aget_job(job_id)
-            final = job.status.is_terminal
+            final = job.is_finished
             before = counter.received
-            offset = await poll_once(offset, final)
-            if state["last"] is not None:  # lines are numbered from 0: the last one seen is the count - 1
-                state["in_order"] = state["in_order"] and int(state["last"][:9]) == state["lines"] - 1
+            cursor = await hook.astream_log(LogPoll(job_id, cursor, final=final), take_one)
             polls += 1
             largest = max(largest, counter.received - before)
             if final:
-                return {"polls": polls, "largest_poll_bytes": largest, "final_offset": offset}
+                return {"polls": polls, "largest_poll_bytes": largest}
             await asyncio.sleep(poll)
+
+    class CountingLog:
+        """The trigger's own logger (structlog), counting and checking the job's lines it logs."""
+
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def info(self, message: str, *args: Any, **kwargs: Any) -> Any:
+            if len(args) == 2 and args[0] == job_id:
+                take_one(str(args[1]))
+            return self._inner.info(message, *args, **kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
 
     async def run_trigger() -> dict[str, Any]:
         # The real trigger, logging every line through Airflow's logging (level INFO for this worker).
-        trigger_class = {"trigger_streamed": StreamedLogTrigger, "trigger_yielding": YieldingLogTrigger}.get(
-            mode, DominoJobTrigger
-        )
-        _, kwargs = trigger_class(job_id, poll_interval=poll, fetch_logs=True).serialize()
-        trigger = trigger_class(**kwargs)
-        payload: dict[str, Any] = {}
+        _, kwargs = DominoJobTrigger(job_id, poll_interval=poll, fetch_logs=True).serialize()
+        trigger = DominoJobTrigger(**kwargs)
+        trigger._log = CountingLog(trigger.log)  # lines still go through Airflow's logging
+        trigger._hook = lambda: hook  # type: ignore[method-assign] - count its log requests too
         try:
-            async for event in trigger.run():
-                payload = event.payload
+            async for _event in trigger.run():
+                pass
         finally:
             await trigger.cleanup()
-        return {"polls": None, "largest_poll_bytes": None, "final_offset": payload.get("log_offset")}
+        return {"polls": None, "largest_poll_bytes": None}
 
     # Warm-up on a finished job: connection, client and every lazily imported module.
     await hook.aget_job(config["warmup_job"])
-    await hook.aget_job_log_tail(config["warmup_job"], 0)
-    await stream_log_tail(hook, config["warmup_job"], 0, final=True, on_line=lambda line: None)
+    await hook.astream_log(LogPoll(config["warmup_job"], final=True), lambda line: None)
     counter.received = 0
+    state["log_requests"] = 0
     lags: list[float] = []
     stop = asyncio.Event()
 
@@ -212,17 +218,16 @@ async def _tail(config: dict[str, Any]) -> dict[str, Any]:
     cpu_before = cpu_seconds()
     started = time.monotonic()
     ticking = asyncio.create_task(ticker())
-    figures = await (run_trigger() if mode.startswith("trigger") else tail_loop())
+    figures = await (run_trigger() if mode == "trigger" else tail_loop())
     stop.set()
     await ticking
-    if mode.startswith("trigger"):
-        # Lines went to the task log, not to counters: completeness is judged by the final offset.
-        state.update(lines=-1, line_bytes=figures["final_offset"] or 0)
     result = {
         **figures,
         "lines": state["lines"],
         "line_bytes": state["line_bytes"],
         "in_order": state["in_order"],
+        "log_requests": state["log_requests"],
+        "other_lines": state["other_lines"],
         "bytes_received": counter.received,
         "cpu_seconds": cpu_seconds() - cpu_before,
         "wall_seconds": time.monotonic() - started,
