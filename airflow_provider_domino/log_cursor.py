@@ -9,10 +9,16 @@ the next page skips exactly those. Nothing is shown twice and nothing is skipped
 cursor is inclusive or exclusive, whether pages are full or short, and across a rebuilt trigger or a
 rescheduled sensor, because the cursor is a few primitives (:meth:`LogCursor.to_json`).
 
-Streams are read one ``logType`` at a time, always named (a server asked without one may answer with
-the setup output only): ``prepareOutput`` (labelled, since image-pull and setup failures live there),
-then ``stdOut`` and ``stdErr``. Each stream is paged until a page brings nothing new, one page in
-memory at a time.
+``logType`` is always named (a server asked without one may answer with the setup output only). When
+all three streams are wanted (the trigger, the operator), one ``logType=complete`` request per page
+reads ``prepareOutput`` (labelled, since image-pull and setup failures live there), ``stdOut`` and
+``stdErr`` together, oldest first; each entry carries its ``logType``, and the cursor still counts per
+stream, so streams sharing a timestamp stay exact. Narrower reads (``streams=("stdOut",)``) ask for one
+``logType`` at a time. Paging goes on until caught up, one page in memory at a time: until a page brings
+nothing new, or a page is clearly not full (shorter than the most entries the server has ever
+returned in one page, or than the cap it says it serves). Stopping a little early is harmless (the next
+poll continues from the cursor); the poll after the job ended reads until the server says the log is
+complete or nothing new comes.
 
 A server that answers ``text/plain`` (the simplified reference) is read as before: by byte offset with
 ``Range`` (:mod:`~airflow_provider_domino.api.log_lines`), and the cursor remembers that mode.
@@ -26,14 +32,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_domino.api import endpoints
 from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES, shorten_line, split_lines
-from airflow_provider_domino.api.models import LogChunk, LogPage
+from airflow_provider_domino.api.models import Job, LogChunk, LogPage
+from airflow_provider_domino.api.status import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +50,12 @@ LOG_STREAMS = ("prepareOutput", "stdOut", "stdErr")
 STREAM_LABELS = {"prepareOutput": "[prepareOutput] "}
 #: Entries asked for per call (the API's maximum; a server may return fewer).
 PAGE_LIMIT = endpoints.MAX_LOG_LIMIT
-#: Log lines handed on between two yields to the event loop in :func:`astream_log`.
-LINES_PER_YIELD = 1000
+#: Most log lines handed on between two yields to the event loop in :func:`astream_log`.
+LINES_PER_YIELD = 500
 
 UNKNOWN, JSON, TEXT = "unknown", "json", "text"
+#: The ``logType`` that reads every stream in one request.
+COMPLETE = "complete"
 
 
 @dataclass(frozen=True)
@@ -156,13 +165,31 @@ def entry_lines(log_type: str, text: str) -> list[str]:
     return [label + shorten_line(part.rstrip("\r")) for part in body.split("\n")]
 
 
+#: Entries processed between two yields to the event loop in :func:`astream_log`.
+ENTRIES_PER_SLICE = LINES_PER_YIELD
+#: Statuses in which a job has written nothing yet: its log is not asked for (one request less a poll).
+NO_OUTPUT_YET = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PENDING})
+
+
+def may_have_new_lines(job: Job) -> bool:
+    """Whether reading the log can bring anything: not while the job waits to start.
+
+    A job that has ended always gets its final read, which finishes the log.
+    """
+    return job.is_finished or job.status not in NO_OUTPUT_YET
+
+
 class LogPoll:
     """One poll of a job's log: which request to send next, and which lines of its answer are new.
 
-    Drive it with ``while (call := poll.next_call()) is not None: lines = poll.take(send(call))``;
-    :attr:`cursor` is always the position after the lines handed out so far, so a caller that fails
-    half-way keeps what it has shown. ``final`` (the job has ended) also emits an unterminated last line
-    of a text log. ``streams`` narrows the JSON streams read (e.g. ``("stdOut", "stdErr")``).
+    Drive it with ``while (call := poll.next_call()) is not None: lines = poll.take(send(call))`` (or
+    iterate :meth:`take_iter` to process a page in slices); :attr:`cursor` is always the position after
+    the lines handed out so far, so a caller that fails half-way keeps what it has shown. ``final`` (the
+    job has ended) also emits an unterminated last line of a text log and reads until the server says the
+    log is complete. ``streams`` narrows the JSON streams read (e.g. ``("stdOut", "stdErr")``).
+
+    :param full_page: the most entries the server has returned in one page so far (carry
+        :attr:`full_page` from one poll to the next): a page with fewer entries is caught up.
     """
 
     def __init__(
@@ -172,100 +199,195 @@ class LogPoll:
         *,
         final: bool = False,
         streams: Sequence[str] = LOG_STREAMS,
+        full_page: int = 0,
     ) -> None:
         self.job_id = job_id
-        self.cursor = cursor or LogCursor()
+        start = cursor or LogCursor()
+        self._mode = start.mode
+        self._byte_offset = start.byte_offset
+        self._positions: dict[str, StreamPosition] = dict(start.positions)
+        self._cursor: LogCursor | None = start
         self.final = final
         self.streams = tuple(streams)
+        #: One ``logType=complete`` request per page for every stream at once.
+        self.combined = set(self.streams) == set(LOG_STREAMS)
+        self.full_page = full_page
         self._stream_index = 0
         self._done = False
         self._warned_stuck = False
+        #: Requests this poll has sent (for metrics and tests).
+        self.requests = 0
+
+    @property
+    def cursor(self) -> LogCursor:
+        """Where the log has been shown to: every line handed out so far, nothing more."""
+        if self._cursor is None:
+            self._cursor = LogCursor(self._mode, dict(self._positions), self._byte_offset)
+        return self._cursor
 
     def next_call(self) -> endpoints.ApiCall[Any] | None:
         """The next request of this poll, or ``None`` when the log is caught up."""
         if self._done:
             return None
-        if self.cursor.mode == TEXT:
-            return endpoints.get_job_log_tail(self.job_id, self.cursor.byte_offset, TAIL_CHUNK_BYTES)
-        stream = self.streams[self._stream_index]
-        position = self.cursor.positions.get(stream)
+        self.requests += 1
+        if self._mode == TEXT:
+            return endpoints.get_job_log_tail(self.job_id, self._byte_offset, TAIL_CHUNK_BYTES)
+        if self.combined:
+            return endpoints.get_job_log_page(
+                self.job_id, log_type=COMPLETE, limit=PAGE_LIMIT, latest_time_nano=self._combined_start()
+            )
+        position = self._positions.get(self.streams[self._stream_index])
         return endpoints.get_job_log_page(
             self.job_id,
-            log_type=stream,
+            log_type=self.streams[self._stream_index],
             limit=PAGE_LIMIT,
             latest_time_nano=None if position is None else position.time_nano,
         )
 
+    def _combined_start(self) -> int | None:
+        """Ask from the earliest stream position; a stream never read means from the beginning."""
+        times = [self._positions[name].time_nano for name in self.streams if name in self._positions]
+        return min(times) if len(times) == len(self.streams) else None
+
     def take(self, answer: LogPage | LogChunk) -> list[str]:
         """The new lines of ``answer`` (the reply to :meth:`next_call`), advancing :attr:`cursor`."""
+        lines: list[str] = []
+        for batch in self.take_iter(answer):
+            lines.extend(batch)
+        return lines
+
+    def take_iter(self, answer: LogPage | LogChunk, slice_entries: int = ENTRIES_PER_SLICE) -> Iterator[list[str]]:
+        """:meth:`take` in slices of at most ``slice_entries`` entries; :attr:`cursor` covers each slice
+        handed out (so a consumer may pause between slices, or stop, without losing its place)."""
         if isinstance(answer, LogChunk):
-            return self._take_text(answer)
-        return self._take_page(answer)
+            yield self._take_text(answer)
+            return
+        yield from self._take_page(answer, max(1, slice_entries))
 
     def _take_text(self, chunk: LogChunk) -> list[str]:
-        offset = self.cursor.byte_offset
+        offset = self._byte_offset
         if chunk.start < offset:  # a whole log from a server that was asked without Range
             chunk = LogChunk(chunk.data[offset - chunk.start :], offset)
         lines = split_lines(chunk, final=self.final)
-        self.cursor = replace(self.cursor, mode=TEXT, byte_offset=lines.next_offset)
+        self._mode, self._byte_offset, self._cursor = TEXT, lines.next_offset, None
         self._done = not lines.more
         return lines.lines
 
-    def _take_page(self, page: LogPage) -> list[str]:
-        stream = self.streams[self._stream_index]
-        position = self.cursor.positions.get(stream)
-        # Where this page was asked from: entries at exactly that time were shown ``start_seen`` times.
-        start_time, start_seen = (position.time_nano, position.seen) if position else (None, 0)
-        time_nano, seen = start_time, start_seen  # where the cursor moves to
-        at_cursor = 0  # entries of this page stamped exactly at the start time
-        lines: list[str] = []
+    def _take_page(self, page: LogPage, slice_entries: int) -> Iterator[list[str]]:
+        wanted = self.streams if self.combined else (self.streams[self._stream_index],)
+        # Where this page was asked from, per stream: entries at exactly that time were shown ``seen``
+        # times already and come again from an inclusive cursor.
+        start = {name: self._positions.get(name) for name in wanted}
+        at_start = dict.fromkeys(wanted, 0)
+        positions = self._positions
+        stamps = _StampReader()
+        last_stamp: int | None = None
         new = 0
-        for entry in page.entries:
-            if entry.log_type and entry.log_type.lower() != stream.lower():
-                continue  # a server that ignored logType: each stream keeps to its own entries
-            stamp = timestamp_nanos(entry.timestamp)
-            if stamp is None:  # unreadable: counted at the latest time seen
-                stamp = time_nano if time_nano is not None else 0
-            if start_time is not None:
-                if stamp < start_time:
-                    continue  # before the cursor: shown already
-                if stamp == start_time:
-                    at_cursor += 1
-                    if at_cursor <= start_seen:
-                        continue  # the inclusive cursor sent it again
-            if stamp == time_nano:
-                seen += 1
-            elif time_nano is None or stamp > time_nano:
-                time_nano, seen = stamp, 1
-            new += 1
-            lines.extend(entry_lines(stream, entry.log))
-        if time_nano is not None:
-            positions = {**self.cursor.positions, stream: StreamPosition(time_nano, seen)}
-            self.cursor = replace(self.cursor, mode=JSON, positions=positions)
-        else:
-            self.cursor = replace(self.cursor, mode=JSON)
-        if new == 0:
-            self._warn_if_stuck(stream, page, at_cursor)
-            self._next_stream()
-        return lines
+        lines: list[str] = []
+        for index, entry in enumerate(page.entries, 1):
+            stream = _stream_of(entry.log_type, wanted, self.combined)
+            if stream is not None:
+                stamp = stamps.read(entry.timestamp, positions.get(stream))
+                last_stamp = stamp if last_stamp is None else max(last_stamp, stamp)
+                if self._is_new(stream, stamp, start[stream], at_start):
+                    current = positions.get(stream)
+                    if current is not None and current.time_nano == stamp:
+                        positions[stream] = StreamPosition(stamp, current.seen + 1)
+                    else:
+                        positions[stream] = StreamPosition(stamp, 1)
+                    new += 1
+                    lines.extend(entry_lines(stream, entry.log))
+            if index % slice_entries == 0:
+                self._mode, self._cursor = JSON, None
+                yield lines
+                lines = []
+        if self.combined and last_stamp is not None:
+            # A combined page is sorted by time across streams: every stream is read up to its last
+            # timestamp (a stream with no entry at that time has shown none of them).
+            for name in wanted:
+                current = positions.get(name)
+                if current is None or current.time_nano < last_stamp:
+                    positions[name] = StreamPosition(last_stamp, 0)
+        self._mode, self._cursor = JSON, None
+        self._finish_page(page, new, at_start)
+        yield lines
 
-    def _warn_if_stuck(self, stream: str, page: LogPage, at_cursor: int) -> None:
+    @staticmethod
+    def _is_new(
+        stream: str, stamp: int, start: StreamPosition | None, at_start: dict[str, int]
+    ) -> bool:
+        if start is None or stamp > start.time_nano:
+            return True
+        if stamp < start.time_nano:
+            return False  # before the cursor: shown already
+        at_start[stream] += 1
+        return at_start[stream] > start.seen  # else the inclusive cursor sent it again
+
+    def _finish_page(self, page: LogPage, new: int, at_start: dict[str, int]) -> None:
+        """Decide whether to read another page of this stream (or of the combined log)."""
+        size = len(page.entries)
+        if page.limit is not None and page.limit < PAGE_LIMIT:
+            self.full_page = max(self.full_page, page.limit)  # the server's own cap, below what we asked
+        caught_up = new == 0
+        if self.final:
+            caught_up = caught_up or page.is_complete is True
+        elif self.full_page and size < self.full_page:
+            caught_up = True  # clearly not a full page: the rest (if any) waits for the next poll
+        self.full_page = max(self.full_page, size)
+        if new == 0:
+            self._warn_if_stuck(page, sum(at_start.values()))
+        if caught_up:
+            self._next_stream()
+
+    def _warn_if_stuck(self, page: LogPage, at_cursor: int) -> None:
         """A full page of already-seen entries at one timestamp: the time cursor cannot get past it."""
         full = at_cursor and at_cursor == len(page.entries) and at_cursor >= (page.limit or PAGE_LIMIT)
         if full and not self._warned_stuck:
             self._warned_stuck = True
             log.warning(
-                "Domino job %s: more than %d %s log entries share one timestamp; the log API cannot "
+                "Domino job %s: more than %d log entries share one timestamp; the log API cannot "
                 "page past them, so later entries at that time are not shown",
                 self.job_id,
                 at_cursor,
-                stream,
             )
 
     def _next_stream(self) -> None:
         self._stream_index += 1
-        if self._stream_index >= len(self.streams):
+        if self.combined or self._stream_index >= len(self.streams):
             self._done = True
+
+
+def _stream_of(log_type: str, wanted: tuple[str, ...], combined: bool) -> str | None:
+    """The stream an entry belongs to among ``wanted``, or ``None`` to leave it out.
+
+    A one-stream read keeps to its own entries (a server that ignored ``logType``); an untyped entry
+    belongs to the stream asked for, or to stdout in a combined read.
+    """
+    if not log_type:
+        return wanted[0] if not combined else "stdOut"
+    if log_type in wanted:
+        return log_type
+    folded = log_type.casefold()
+    for name in wanted:
+        if name.casefold() == folded:
+            return name
+    return None
+
+
+class _StampReader:
+    """:func:`timestamp_nanos` with the last answer remembered: entries come in runs sharing a stamp."""
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._value = 0
+
+    def read(self, text: str, position: StreamPosition | None) -> int:
+        if text != self._text:
+            stamp = timestamp_nanos(text)
+            if stamp is None:  # unreadable: counted at the stream's latest time
+                return position.time_nano if position is not None else 0
+            self._text, self._value = text, stamp
+        return self._value
 
 
 def stream_log(
@@ -288,16 +410,19 @@ async def astream_log(
     *,
     lines_per_yield: int = LINES_PER_YIELD,
 ) -> LogCursor:
-    """Async :func:`stream_log`; yields to the event loop every ``lines_per_yield`` lines.
+    """Async :func:`stream_log`, giving the event loop back between slices of a page.
 
-    A page holds up to 10,000 entries and logging one costs tens of microseconds: emitting a page in
-    one go would hold every other trigger in the triggerer up for a fraction of a second.
+    A page holds up to 10,000 entries, and reading and logging one costs tens of microseconds:
+    handling a page in one go would hold every other trigger in the triggerer up for a fraction of a
+    second. Each slice is at most ``lines_per_yield`` entries, and lines.
     """
-    emitted = 0
+    slice_size = max(1, lines_per_yield)
     while (call := poll.next_call()) is not None:
-        for line in poll.take(await send(call)):
-            emit(line)
-            emitted += 1
-            if emitted % lines_per_yield == 0:
+        answer = await send(call)
+        await asyncio.sleep(0)  # decoding the answer took a slice of its own
+        for lines in poll.take_iter(answer, slice_size):
+            for start in range(0, len(lines), slice_size):  # a text window or a multi-line entry
+                for line in lines[start : start + slice_size]:
+                    emit(line)
                 await asyncio.sleep(0)
     return poll.cursor

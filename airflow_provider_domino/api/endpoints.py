@@ -22,7 +22,7 @@ from airflow_provider_domino.api.models import (
     Job,
     JobPage,
     LogChunk,
-    LogEntry,
+    LogEntries,
     LogPage,
     Project,
     Tag,
@@ -225,7 +225,7 @@ def _parse_log_page(call: ApiCall[Any], response: RawResponse) -> LogPage | LogC
     complete = logs.get("isComplete")
     problem = logs.get("problem")
     return LogPage(
-        entries=tuple(LogEntry.from_api(item) for item in items if isinstance(item, dict)),
+        entries=LogEntries(items),
         limit=_int_or_none(pagination.get("limit")),
         latest_time_nano=_int_or_none(pagination.get("latestTimeNano")),
         is_complete=complete if isinstance(complete, bool) else None,

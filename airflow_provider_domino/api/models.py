@@ -8,9 +8,9 @@ and test doubles that follow the latter exist. Where both carry a field, the pub
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from airflow_provider_domino.api.status import JobStatus
 
@@ -267,11 +267,40 @@ class LogEntry:
         )
 
 
+class LogEntries(Sequence[LogEntry]):
+    """A page's ``logContent`` items, each read into a :class:`LogEntry` only when it is reached.
+
+    Reading 10,000 entries takes a few tens of milliseconds; done lazily it happens inside the sliced
+    loop that shows them (:mod:`~airflow_provider_domino.log_cursor`), which yields to the event loop.
+    Items that are not objects are left out.
+    """
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = [item for item in items if isinstance(item, Mapping)]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> LogEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[LogEntry]: ...
+    def __getitem__(self, index: int | slice) -> LogEntry | Sequence[LogEntry]:
+        if isinstance(index, slice):
+            return [LogEntry.from_api(item) for item in self._items[index]]
+        return LogEntry.from_api(self._items[index])
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        for item in self._items:
+            yield LogEntry.from_api(item)
+
+
 @dataclass(frozen=True)
 class LogPage:
     """One page of the JSON log endpoint.
 
-    :param entries: the entries, oldest first.
+    :param entries: the entries, oldest first (read from the JSON as they are iterated, see
+        :class:`LogEntries`, so a 10,000-entry page is not converted in one go).
     :param limit: the most entries the server says it returns per call (``metadata.pagination.limit``),
         ``None`` when it did not say.
     :param latest_time_nano: the server's cursor for the next call (``metadata.pagination.latestTimeNano``).
@@ -279,7 +308,7 @@ class LogPage:
     :param problem: ``logs.problem``, Domino's explanation of a job that failed to start.
     """
 
-    entries: tuple[LogEntry, ...]
+    entries: Sequence[LogEntry]
     limit: int | None = None
     latest_time_nano: int | None = None
     is_complete: bool | None = None

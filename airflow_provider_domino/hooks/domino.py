@@ -44,9 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Log lines handed on between two yields to the event loop while a trigger streams a log.
-LINES_PER_YIELD = 1000
-
 #: How many of a project's most recent jobs are searched for an idempotency key.
 IDEMPOTENCY_SCAN_LIMIT = 500
 #: First and longest pause between two look-ups of a job whose start answer was lost.
@@ -485,15 +482,24 @@ class DominoHook(BaseHook):
         await self.aresolve_settings()
         return await self._async.send(endpoints.get_job(job_id))
 
+    async def alist_jobs(
+        self, project_id: str, *, status_filter: str | None = None, offset: int = 0, limit: int = 50
+    ) -> JobPage:
+        """Async :meth:`list_jobs` (the status watcher's one request per project and round)."""
+        await self.aresolve_settings()
+        return await self._async.send(
+            endpoints.list_jobs(project_id, status_filter=status_filter, offset=offset, limit=limit)
+        )
+
     async def aget_job_log_tail(self, job_id: str, offset: int = 0, max_bytes: int | None = None) -> LogChunk:
         """Async :meth:`get_job_log_tail`."""
         await self.aresolve_settings()
         return await self._async.send(endpoints.get_job_log_tail(job_id, offset, max_bytes))
 
     async def astream_log(self, poll: LogPoll, emit: Callable[[str], None]) -> LogCursor:
-        """Async :meth:`stream_log`; yields to the event loop every ``LINES_PER_YIELD`` lines."""
+        """Async :meth:`stream_log`; yields to the event loop between slices of each page."""
         await self.aresolve_settings()
-        return await astream_log(poll, self._async.send, emit, lines_per_yield=LINES_PER_YIELD)
+        return await astream_log(poll, self._async.send, emit)
 
     async def astream_log_lines(
         self, job_id: str, cursor: LogCursor | int | None, *, final: bool, emit: Callable[[str], None]

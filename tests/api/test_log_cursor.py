@@ -38,11 +38,23 @@ def iso(nanos: int) -> str:
 class FakeLog:
     """A paged JSON log: entries per stream, a per-call cap, an inclusive (or exclusive) time cursor."""
 
-    def __init__(self, *, cap: int = 1000, inclusive: bool = True, report_limit: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        cap: int = 1000,
+        inclusive: bool = True,
+        report_limit: bool = True,
+        shuffle_ties: bool = False,
+        complete_flag: bool = False,
+    ) -> None:
         self.entries: dict[str, list[tuple[int, str]]] = {name: [] for name in LOG_STREAMS}
         self.cap = cap
         self.inclusive = inclusive
         self.report_limit = report_limit
+        #: ``logType=complete``: interleave streams sharing a timestamp differently on every call.
+        self.shuffle_ties = shuffle_ties
+        #: Send ``isComplete: true`` on the page that reaches the end.
+        self.complete_flag = complete_flag
         self.calls: list[dict[str, str]] = []
 
     def write(self, stream: str, nanos: int, text: str) -> None:
@@ -53,21 +65,30 @@ class FakeLog:
         self.calls.append(params)
         since = int(params["latestTimeNano"]) if "latestTimeNano" in params else None
         limit = min(int(params["limit"]), self.cap)
-        rows = [
-            row
-            for row in self.entries[params["logType"]]
-            if since is None or (row[0] >= since if self.inclusive else row[0] > since)
-        ][:limit]
+        log_type = params["logType"]
+        if log_type == "complete":
+            order = list(LOG_STREAMS)
+            if self.shuffle_ties and len(self.calls) % 2:
+                order.reverse()
+            every = [(ns, order.index(name), i, name, text) for name in LOG_STREAMS for i, (ns, text) in enumerate(self.entries[name])]
+            typed = [(ns, name, text) for ns, _, _, name, text in sorted(every)]
+        else:
+            typed = [(ns, log_type, text) for ns, text in self.entries[log_type]]
+        matching = [
+            row for row in typed if since is None or (row[0] >= since if self.inclusive else row[0] > since)
+        ]
+        rows = matching[:limit]
         pagination: dict[str, object] = {
             "latestTimeNano": str(rows[-1][0]) if rows else params.get("latestTimeNano")
         }
         pagination["limit"] = limit if self.report_limit else int(params["limit"])
         content = [
-            {"log": text + "\n", "logType": params["logType"], "size": len(text), "timestamp": iso(ns)}
-            for ns, text in rows
+            {"log": text + "\n", "logType": name, "size": len(text), "timestamp": iso(ns)}
+            for ns, name, text in rows
         ]
+        complete = self.complete_flag and len(rows) == len(matching)
         return json_response(
-            {"logs": {"logContent": content, "isComplete": False}, "metadata": {"pagination": pagination}}
+            {"logs": {"logContent": content, "isComplete": complete}, "metadata": {"pagination": pagination}}
         )
 
     def send(self, call: ApiCall):
@@ -129,8 +150,12 @@ def test_every_request_names_its_log_type_and_prepare_output_is_labelled():
     fake.write("stdErr", BASE + 2, "err")
     lines, _ = read_all(fake)
     assert lines == ["[prepareOutput] Pulling image", "out", "err"]
-    assert {call["logType"] for call in fake.calls} == {"prepareOutput", "stdOut", "stdErr"}
-    assert all("logType" in call for call in fake.calls)
+    assert [call["logType"] for call in fake.calls] == ["complete"]  # one request reads all three
+    fake.calls.clear()
+    narrowed: list[str] = []
+    stream_log(LogPoll("job-1", streams=("stdOut", "stdErr")), fake.send, narrowed.append)
+    assert narrowed == ["out", "err"]
+    assert {call["logType"] for call in fake.calls} == {"stdOut", "stdErr"}
 
 
 def test_resume_from_a_serialized_cursor_mid_timestamp():
@@ -262,3 +287,115 @@ def test_async_stream_yields_between_slices():
 
     assert asyncio.run(main()) == [f"line {i}" for i in range(2500)]
     assert yields >= 20
+
+
+def test_combined_read_is_exact_when_streams_share_timestamps_across_pages():
+    # All three streams write at the same timestamps; pages cut inside a timestamp, and the server
+    # interleaves the streams of one timestamp differently on every call.
+    fake = FakeLog(cap=7, shuffle_ties=True)
+    expected: dict[str, list[str]] = {name: [] for name in LOG_STREAMS}
+    for i in range(60):
+        for name in LOG_STREAMS:
+            fake.write(name, BASE + i // 2, f"{name} {i}")  # 6 entries per timestamp, pages of 7
+            expected[name].append(("[prepareOutput] " if name == "prepareOutput" else "") + f"{name} {i}")
+    shown: list[str] = []
+    cursor = LogCursor()
+    for _poll in range(3):  # later polls find nothing new and must not repeat anything
+        poll = LogPoll("job-1", cursor)
+        cursor = stream_log(poll, fake.send, shown.append)
+        cursor = LogCursor.from_json(json.loads(json.dumps(cursor.to_json())))
+    for name in LOG_STREAMS:
+        assert [line for line in shown if name in line] == expected[name]
+    assert len(shown) == 180
+    assert {call["logType"] for call in fake.calls} == {"complete"}
+
+
+def test_incremental_combined_polls_never_repeat_or_skip():
+    fake = FakeLog(cap=5, shuffle_ties=True)
+    shown: list[str] = []
+    cursor = LogCursor()
+    written: list[str] = []
+    number = 0
+    for _poll in range(8):
+        for _ in range(4):  # new entries at the cursor's timestamp and after it, on two streams
+            name = "stdOut" if number % 3 else "stdErr"
+            fake.write(name, BASE + number // 3, f"line {number}")
+            written.append(f"line {number}")
+            number += 1
+        lines, cursor = read_all(fake, cursor)
+        shown += lines
+    assert sorted(shown) == sorted(written) and len(shown) == len(written)
+
+
+def test_a_page_shorter_than_the_servers_cap_needs_no_caught_up_read():
+    fake = FakeLog(cap=1000)  # reports its cap (1,000) as the page limit
+    for i in range(30):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    lines, cursor = read_all(fake)
+    assert len(lines) == 30 and len(fake.calls) == 1
+    fake.calls.clear()
+    assert read_all(fake, cursor)[0] == [] and len(fake.calls) == 1  # nothing new: one request
+
+
+def test_a_full_page_is_followed_by_another_read():
+    fake = FakeLog(cap=10)
+    for i in range(25):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    lines, _ = read_all(fake)
+    assert lines == [f"line {i}" for i in range(25)]
+    assert len(fake.calls) == 3  # 10, 10, then 5 (short: caught up)
+
+
+def test_server_echoing_the_asked_limit_learns_its_page_size_across_polls():
+    fake = FakeLog(cap=5, report_limit=False)  # says 10,000, serves 5
+    for i in range(12):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    poll = LogPoll("job-1")
+    shown: list[str] = []
+    stream_log(poll, fake.send, shown.append)
+    assert shown == [f"line {i}" for i in range(12)] and poll.full_page == 5
+    for i in range(12, 15):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    fake.calls.clear()
+    again = LogPoll("job-1", poll.cursor, full_page=poll.full_page)
+    stream_log(again, fake.send, shown.append)
+    assert shown[-3:] == ["line 12", "line 13", "line 14"] and len(fake.calls) == 1
+
+
+def test_final_poll_reads_until_the_server_says_complete():
+    fake = FakeLog(cap=1000, complete_flag=True)
+    for i in range(40):
+        fake.write("stdErr", BASE + i, f"err {i}")
+    lines, _ = read_all(fake, final=True)
+    assert len(lines) == 40 and len(fake.calls) == 1
+    fake = FakeLog(cap=1000)  # never says complete: read until a page brings nothing new
+    for i in range(40):
+        fake.write("stdErr", BASE + i, f"err {i}")
+    lines, _ = read_all(fake, final=True)
+    assert len(lines) == 40 and len(fake.calls) == 2
+
+
+def test_a_per_stream_cursor_carries_on_in_a_combined_read():
+    fake = FakeLog(cap=1000)
+    for i in range(10):
+        fake.write("stdOut", BASE + i, f"out {i}")
+        fake.write("stdErr", BASE + i, f"err {i}")
+    cursor = LogCursor(
+        "json", {"stdOut": StreamPosition(BASE + 5, 1), "stdErr": StreamPosition(BASE + 2, 1)}
+    )
+    lines, after = read_all(fake, cursor)
+    assert sorted(lines) == sorted([f"out {i}" for i in range(6, 10)] + [f"err {i}" for i in range(3, 10)])
+    assert after.positions["stdOut"] == after.positions["stdErr"] == StreamPosition(BASE + 9, 1)
+    assert after.positions["prepareOutput"] == StreamPosition(BASE + 9, 0)
+
+
+def test_take_iter_cursor_covers_each_slice_handed_out():
+    fake = FakeLog(cap=1000)
+    for i in range(10):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    poll = LogPoll("job-1")
+    slices = poll.take_iter(fake.send(poll.next_call()), 4)
+    assert next(slices) == ["line 0", "line 1", "line 2", "line 3"]
+    stopped_at = poll.cursor  # the consumer stops here
+    assert stopped_at.positions["stdOut"] == StreamPosition(BASE + 3, 1)
+    assert read_all(fake, stopped_at)[0] == [f"line {i}" for i in range(4, 10)]
