@@ -51,7 +51,7 @@ STREAM_LABELS = {"prepareOutput": "[prepareOutput] "}
 #: Entries asked for per call (the API's maximum; a server may return fewer).
 PAGE_LIMIT = endpoints.MAX_LOG_LIMIT
 #: Most log lines handed on between two yields to the event loop in :func:`astream_log`.
-LINES_PER_YIELD = 500
+LINES_PER_YIELD = 200
 
 UNKNOWN, JSON, TEXT = "unknown", "json", "text"
 #: The ``logType`` that reads every stream in one request.
@@ -256,7 +256,9 @@ class LogPoll:
             lines.extend(batch)
         return lines
 
-    def take_iter(self, answer: LogPage | LogChunk, slice_entries: int = ENTRIES_PER_SLICE) -> Iterator[list[str]]:
+    def take_iter(
+        self, answer: LogPage | LogChunk, slice_entries: int = ENTRIES_PER_SLICE
+    ) -> Iterator[list[str]]:
         """:meth:`take` in slices of at most ``slice_entries`` entries; :attr:`cursor` covers each slice
         handed out (so a consumer may pause between slices, or stop, without losing its place)."""
         if isinstance(answer, LogChunk):
@@ -313,9 +315,7 @@ class LogPoll:
         yield lines
 
     @staticmethod
-    def _is_new(
-        stream: str, stamp: int, start: StreamPosition | None, at_start: dict[str, int]
-    ) -> bool:
+    def _is_new(stream: str, stamp: int, start: StreamPosition | None, at_start: dict[str, int]) -> bool:
         if start is None or stamp > start.time_nano:
             return True
         if stamp < start.time_nano:

@@ -22,6 +22,7 @@ Credentials are never mixed: each watcher talks through one connection id's hook
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -61,32 +62,36 @@ class JobWatch:
     _news: asyncio.Event = field(default_factory=asyncio.Event)
 
     def deliver(self, job: Job | None = None, error: Exception | None = None) -> None:
-        """Record a round's result; wake the trigger at once if its job ended or the round failed."""
+        """Record a round's result; wake the trigger at once if this is its first status, its job
+        ended, or the round failed for it."""
+        first = self.rounds_seen == 0
         self.rounds_seen += 1
         if error is not None:
             self.error = error
             self._news.set()
             return
         self.latest, self.error = job, None
-        if job is not None and job.is_finished:
+        if first or (job is not None and job.is_finished):
             self._news.set()
 
-    async def next_update(self, timeout: float) -> Job | None:
-        """Wait up to ``timeout`` seconds, less if the job ends (or a round fails) meanwhile.
-
-        Returns the latest status seen (``None`` if no round has seen the job yet); raises the round's
-        error for this job, once.
-        """
+    async def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds, less if there is news (see :meth:`deliver`)."""
         if not self._news.is_set() and timeout > 0:
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._news.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
         self._news.clear()
+
+    def take(self) -> Job | None:
+        """The latest status seen (``None`` before the first round); raises a round's error, once."""
         if self.error is not None:
             error, self.error = self.error, None
             raise error
         return self.latest
+
+    async def next_update(self, timeout: float) -> Job | None:
+        """:meth:`wait`, then :meth:`take`."""
+        await self.wait(timeout)
+        return self.take()
 
 
 class ProjectStatusWatcher:

@@ -50,11 +50,11 @@ class FakeDomino:
         if self.list_error is not None:
             raise self.list_error
         assert status_filter == "active" and project_id == "p1"
-        active = [
-            self.jobs[i] for i in self.order if not self.jobs[i].is_finished and i not in self.unlisted
-        ]
+        active = [self.jobs[i] for i in self.order if not self.jobs[i].is_finished and i not in self.unlisted]
         size = min(limit, self.page_size)
-        page = JobPage(jobs=tuple(active[offset : offset + size]), offset=offset, limit=size, total_count=len(active))
+        page = JobPage(
+            jobs=tuple(active[offset : offset + size]), offset=offset, limit=size, total_count=len(active)
+        )
         if offset == 0 and self.between_pages is not None:
             self.between_pages()
             self.between_pages = None

@@ -1,4 +1,4 @@
-"""The two transports: requests (sync, workers) and httpx (async, triggerer). They only send.
+"""The two transports: requests (sync, workers) and an async client (triggerer). They only send.
 
 Both take an :class:`~airflow_provider_domino.api.endpoints.ApiCall`, add authentication and the
 User-Agent, send it with timeouts, and hand the answer to the shared classification in
@@ -147,15 +147,163 @@ def new_async_client(
     )
 
 
+class AsyncClientBackend:
+    """One async HTTP client library: how to open a pooled client, send on it, and close it.
+
+    Everything else (the shared pool per loop, the semaphore, retries, classification of answers) is
+    the same for every library, so the library can be chosen by measurement alone.
+    """
+
+    name = "abstract"
+
+    def open(self, settings: DominoConnectionSettings, user_agent: str, pool_size: int) -> Any:
+        raise NotImplementedError
+
+    def is_closed(self, client: Any) -> bool:
+        raise NotImplementedError
+
+    async def aclose(self, client: Any) -> None:
+        raise NotImplementedError
+
+    async def send(
+        self, client: Any, settings: DominoConnectionSettings, call: ApiCall[Any], headers: dict[str, str]
+    ) -> RawResponse:
+        """Send once; map the library's exceptions to ``network_failure``/``DominoConnectionError``."""
+        raise NotImplementedError
+
+
+class HttpxBackend(AsyncClientBackend):
+    """httpx/httpcore (on anyio)."""
+
+    name = "httpx"
+
+    def open(self, settings: DominoConnectionSettings, user_agent: str, pool_size: int) -> Any:
+        return new_async_client(settings, user_agent, pool_size)
+
+    def is_closed(self, client: Any) -> bool:
+        return bool(client.is_closed)
+
+    async def aclose(self, client: Any) -> None:
+        await client.aclose()
+
+    async def send(
+        self, client: Any, settings: DominoConnectionSettings, call: ApiCall[Any], headers: dict[str, str]
+    ) -> RawResponse:
+        import httpx
+
+        from airflow_provider_domino.api.endpoints import RawResponse
+
+        try:
+            response = await client.request(
+                call.method, call.path, params=call.params, json=call.json_body, headers=headers
+            )
+        except httpx.ConnectTimeout as err:
+            raise network_failure(call, f"connect timeout: {_reason(err)}", maybe_sent=False) from None
+        except httpx.ConnectError as err:
+            if "SSL" in str(err) or "CERTIFICATE" in str(err):
+                raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
+            raise network_failure(call, _reason(err), maybe_sent=False) from None
+        except httpx.PoolTimeout as err:
+            raise network_failure(call, f"connection pool busy: {_reason(err)}", maybe_sent=False) from None
+        except httpx.ReadTimeout:
+            reason = f"no answer within {settings.timeout:g} s"
+            raise network_failure(call, reason, maybe_sent=True) from None
+        except httpx.TransportError as err:
+            raise network_failure(call, _reason(err) or type(err).__name__, maybe_sent=True) from None
+        headers_lower = {name.lower(): value for name, value in response.headers.items()}
+        return RawResponse(response.status_code, headers_lower, response.content)
+
+
+class AiohttpBackend(AsyncClientBackend):
+    """aiohttp: one ``ClientSession`` per loop and endpoint, a bounded ``TCPConnector``, no cookie jar.
+
+    Exceptions are told apart by type: a refused or unresolvable connection and a connect timeout
+    never reached the server; a read timeout, a dropped connection or a broken body may have.
+    """
+
+    name = "aiohttp"
+
+    def open(self, settings: DominoConnectionSettings, user_agent: str, pool_size: int) -> Any:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(
+            limit=pool_size, limit_per_host=pool_size, keepalive_timeout=30, ssl=_ssl_for(settings.verify)
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=settings.connect_timeout, sock_read=settings.timeout
+            ),
+            headers={"User-Agent": user_agent},
+            cookie_jar=aiohttp.DummyCookieJar(),  # credentials travel in headers; nothing to remember
+            auto_decompress=True,
+        )
+
+    def is_closed(self, client: Any) -> bool:
+        return bool(client.closed)
+
+    async def aclose(self, client: Any) -> None:
+        await client.close()
+
+    async def send(
+        self, client: Any, settings: DominoConnectionSettings, call: ApiCall[Any], headers: dict[str, str]
+    ) -> RawResponse:
+        import aiohttp
+        from yarl import URL
+
+        from airflow_provider_domino.api.endpoints import RawResponse
+
+        url = URL(settings.base_url + call.path, encoded=True)  # path segments are already encoded
+        try:
+            async with client.request(
+                call.method,
+                url,
+                params=dict(call.params) if call.params else None,
+                json=call.json_body,
+                headers=headers,
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                headers_lower = {name.lower(): value for name, value in response.headers.items()}
+                return RawResponse(response.status, headers_lower, body)
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as err:
+            raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
+        except aiohttp.ConnectionTimeoutError as err:
+            raise network_failure(call, f"connect timeout: {_reason(err)}", maybe_sent=False) from None
+        except aiohttp.ClientConnectorError as err:
+            raise network_failure(call, _reason(err), maybe_sent=False) from None
+        except (aiohttp.SocketTimeoutError, asyncio.TimeoutError):
+            reason = f"no answer within {settings.timeout:g} s"
+            raise network_failure(call, reason, maybe_sent=True) from None
+        except aiohttp.ClientError as err:
+            raise network_failure(call, _reason(err) or type(err).__name__, maybe_sent=True) from None
+
+
+def _ssl_for(verify: bool | str) -> Any:
+    """aiohttp's ``ssl`` argument for the connection's ``verify``: default checks, none, or a CA bundle."""
+    if verify is False:
+        return False
+    if isinstance(verify, str):
+        import ssl
+
+        return ssl.create_default_context(cafile=verify)
+    return True
+
+
 @dataclass
 class _SharedClient:
-    client: httpx.AsyncClient
+    client: Any
     in_flight: AbstractAsyncContextManager[Any]
+    backend: AsyncClientBackend
     users: int = 0
+
+    @property
+    def is_closed(self) -> bool:
+        return self.backend.is_closed(self.client)
 
 
 class _SharedAsyncClients:
-    """One ``httpx.AsyncClient`` per event loop and endpoint, shared by every hook in that loop.
+    """One async client per event loop and endpoint, shared by every hook in that loop.
 
     A triggerer runs thousands of triggers in one loop; a client (and connection pool) each would open
     thousands of TCP connections. Sharing one pool bounds connections by ``pool_size`` instead.
@@ -164,11 +312,19 @@ class _SharedAsyncClients:
     :param pool_size: connections per client.
     :param gated: put a semaphore of ``pool_size`` in front of the pool (see ``ASYNC_POOL_SIZE``); only
         benchmarks of the ungated design turn it off.
+    :param backend: the HTTP client library.
     """
 
-    def __init__(self, pool_size: int = ASYNC_POOL_SIZE, *, gated: bool = True) -> None:
+    def __init__(
+        self,
+        pool_size: int = ASYNC_POOL_SIZE,
+        *,
+        gated: bool = True,
+        backend: AsyncClientBackend | None = None,
+    ) -> None:
         self.pool_size = pool_size
         self.gated = gated
+        self.backend = backend or DEFAULT_BACKEND
         self._clients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[tuple[Any, ...], _SharedClient]
         ] = weakref.WeakKeyDictionary()
@@ -178,10 +334,10 @@ class _SharedAsyncClients:
     ) -> _SharedClient:
         per_loop = self._clients.setdefault(asyncio.get_running_loop(), {})
         shared = per_loop.get(key)
-        if shared is None or shared.client.is_closed:
+        if shared is None or shared.is_closed:
             gate = asyncio.Semaphore(self.pool_size) if self.gated else contextlib.nullcontext()
-            client = new_async_client(settings, user_agent, self.pool_size)
-            shared = per_loop[key] = _SharedClient(client, gate)
+            client = self.backend.open(settings, user_agent, self.pool_size)
+            shared = per_loop[key] = _SharedClient(client, gate, self.backend)
         shared.users += 1
         return shared
 
@@ -193,14 +349,16 @@ class _SharedAsyncClients:
         shared.users -= 1
         if shared.users <= 0:
             per_loop.pop(key, None)
-            await shared.client.aclose()
+            await shared.backend.aclose(shared.client)
 
 
+#: The library the provider sends with (chosen by measurement, see ``bench/RESULTS.md``).
+DEFAULT_BACKEND: AsyncClientBackend = HttpxBackend()
 SHARED_ASYNC_CLIENTS = _SharedAsyncClients()
 
 
 class AsyncTransport:
-    """Sends calls on the loop's shared ``httpx.AsyncClient`` with the same retry policy as the sync one."""
+    """Sends calls on the loop's shared async client with the same retry policy as the sync one."""
 
     #: Where the shared clients come from (benchmarks swap in other pool designs).
     clients: _SharedAsyncClients = SHARED_ASYNC_CLIENTS
@@ -219,7 +377,7 @@ class AsyncTransport:
         self._shared: _SharedClient | None = None
 
     def _acquire(self) -> _SharedClient:
-        if self._shared is None or self._shared.client.is_closed:
+        if self._shared is None or self._shared.is_closed:
             self._shared = self.clients.acquire(self._key, self._settings, self._user_agent)
         return self._shared
 
@@ -236,32 +394,10 @@ class AsyncTransport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(self, call: ApiCall[Any]) -> RawResponse:
-        import httpx
-
-        from airflow_provider_domino.api.endpoints import RawResponse
-
         shared = self._acquire()
         headers = {**call.headers, **self._settings.auth.headers()}
-        try:
-            async with shared.in_flight:
-                response = await shared.client.request(
-                    call.method, call.path, params=call.params, json=call.json_body, headers=headers
-                )
-        except httpx.ConnectTimeout as err:
-            raise network_failure(call, f"connect timeout: {_reason(err)}", maybe_sent=False) from None
-        except httpx.ConnectError as err:
-            if "SSL" in str(err) or "CERTIFICATE" in str(err):
-                raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
-            raise network_failure(call, _reason(err), maybe_sent=False) from None
-        except httpx.PoolTimeout as err:
-            raise network_failure(call, f"connection pool busy: {_reason(err)}", maybe_sent=False) from None
-        except httpx.ReadTimeout:
-            reason = f"no answer within {self._settings.timeout:g} s"
-            raise network_failure(call, reason, maybe_sent=True) from None
-        except httpx.TransportError as err:
-            raise network_failure(call, _reason(err) or type(err).__name__, maybe_sent=True) from None
-        headers_lower = {name.lower(): value for name, value in response.headers.items()}
-        return RawResponse(response.status_code, headers_lower, response.content)
+        async with shared.in_flight:
+            return await shared.backend.send(shared.client, self._settings, call, headers)
 
     async def aclose(self) -> None:
         """Give the shared client back; the last user closes it."""

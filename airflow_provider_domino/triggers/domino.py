@@ -85,6 +85,8 @@ class DominoJobTrigger(BaseTrigger):
         self._checkpointed_cursor = self.log_cursor
         self._checkpointed_at = 0.0
         self._recent_lines: deque[str] = deque(maxlen=EVENT_LOG_TAIL_LINES)
+        #: The most log entries the server has returned in one page (a shorter page is caught up).
+        self._log_full_page = 0
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -110,19 +112,23 @@ class DominoJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_domino.api.errors import DominoApiError, DominoConfigError, DominoError
+        from airflow_provider_domino.log_cursor import may_have_new_lines
 
         hook = self._hook()
         if self.watch_started_at is None:
             self.watch_started_at = time.time()
         if self.fetch_logs:
             await self._resume_from_checkpoint()
+        watcher, watch = self._register_with_watcher()
         try:
             while True:
+                job = None
                 try:
-                    job = await hook.aget_job(self.job_id)
-                    self.project_id = self.project_id or job.project_id  # a flat job names it
-                    if self.fetch_logs:
-                        await self._stream_logs(hook, final=job.is_finished)
+                    job = watch.take() if watch is not None else await hook.aget_job(self.job_id)
+                    if job is not None:
+                        self.project_id = self.project_id or job.project_id  # a flat job names it
+                        if self.fetch_logs and may_have_new_lines(job):
+                            await self._stream_logs(hook, final=job.is_finished)
                 except (DominoConfigError, DominoApiError) as err:
                     if not _is_transient(err):
                         yield self._event(ERROR, str(err))
@@ -131,20 +137,36 @@ class DominoJobTrigger(BaseTrigger):
                 except DominoError as err:
                     self.log.warning("Domino job %s: %s; will check again", self.job_id, err)
                 else:
-                    if job.is_finished:
+                    if job is not None and job.is_finished:
                         status = SUCCESS if job.is_success else FAILED
                         message = f"Domino job {self.job_id} ended {job.status_text}"
                         summary = job.to_dict()
                         summary["projectId"] = summary.get("projectId") or self.project_id
                         yield self._event(status, message, job_status=job.status_text, job=summary)
                         return
-                    self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
+                    if job is not None:
+                        self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
                 if self.deadline is not None and time.time() >= self.deadline:
                     yield await self._timeout(hook)
                     return
-                await asyncio.sleep(self._next_sleep())
+                if watch is not None:
+                    await watch.wait(self._next_sleep())  # woken early when a round sees the job end
+                else:
+                    await asyncio.sleep(self._next_sleep())
         finally:
+            if watcher is not None and watch is not None:
+                watcher.unregister(watch)
             await hook.aclose()
+
+    def _register_with_watcher(self) -> tuple[Any, Any]:
+        """Share the project's status polling with every other trigger of this loop (one list request
+        per project and round, see :mod:`~airflow_provider_domino.status_watcher`); without a project
+        id the job is polled on its own."""
+        if not self.project_id:
+            return None, None
+        from airflow_provider_domino.status_watcher import watch_job
+
+        return watch_job(self.domino_conn_id, self.project_id, self.job_id, self._next_sleep, self._hook)
 
     def _next_sleep(self) -> float:
         from airflow_provider_domino.api.polling import next_poll_delay
@@ -162,11 +184,12 @@ class DominoJobTrigger(BaseTrigger):
             self.log.info("[%s] %s", self.job_id, line)
             self._recent_lines.append(line)
 
-        poll = LogPoll(self.job_id, self.log_cursor, final=final)
+        poll = LogPoll(self.job_id, self.log_cursor, final=final, full_page=self._log_full_page)
         try:
             await hook.astream_log(poll, emit)
         finally:
             self.log_cursor = poll.cursor  # every line emitted so far, even after a failed page
+            self._log_full_page = poll.full_page
         if time.monotonic() - self._checkpointed_at >= LOG_CHECKPOINT_INTERVAL:
             await self._checkpoint()
 

@@ -70,7 +70,11 @@ class FakeLog:
             order = list(LOG_STREAMS)
             if self.shuffle_ties and len(self.calls) % 2:
                 order.reverse()
-            every = [(ns, order.index(name), i, name, text) for name in LOG_STREAMS for i, (ns, text) in enumerate(self.entries[name])]
+            every = [
+                (ns, order.index(name), i, name, text)
+                for name in LOG_STREAMS
+                for i, (ns, text) in enumerate(self.entries[name])
+            ]
             typed = [(ns, name, text) for ns, _, _, name, text in sorted(every)]
         else:
             typed = [(ns, log_type, text) for ns, text in self.entries[log_type]]
@@ -380,9 +384,7 @@ def test_a_per_stream_cursor_carries_on_in_a_combined_read():
     for i in range(10):
         fake.write("stdOut", BASE + i, f"out {i}")
         fake.write("stdErr", BASE + i, f"err {i}")
-    cursor = LogCursor(
-        "json", {"stdOut": StreamPosition(BASE + 5, 1), "stdErr": StreamPosition(BASE + 2, 1)}
-    )
+    cursor = LogCursor("json", {"stdOut": StreamPosition(BASE + 5, 1), "stdErr": StreamPosition(BASE + 2, 1)})
     lines, after = read_all(fake, cursor)
     assert sorted(lines) == sorted([f"out {i}" for i in range(6, 10)] + [f"err {i}" for i in range(3, 10)])
     assert after.positions["stdOut"] == after.positions["stdErr"] == StreamPosition(BASE + 9, 1)
