@@ -120,16 +120,24 @@ class Emulator:
     """A fresh emulator process with one project, a high per-tier concurrency and helpers to start jobs."""
 
     def __init__(
-        self, work_dir: Path, *, extra_args: Sequence[str] = (), project_files: dict[str, str] | None = None
+        self,
+        work_dir: Path,
+        *,
+        extra_args: Sequence[str] = (),
+        project_files: dict[str, str] | None = None,
+        projects_count: int = 1,
     ) -> None:
         from airflow_provider_domino.emulator.harness import EmulatorProcess
 
         projects = work_dir / "projects"
-        project_dir = projects / PROJECT[0] / PROJECT[1]
-        project_dir.mkdir(parents=True, exist_ok=True)
-        (project_dir / "README.md").write_text("benchmark project\n")
-        for name, text in (project_files or {}).items():
-            (project_dir / name).write_text(text)
+        #: ``bench/scale`` first, then ``bench/scale1``, ``bench/scale2``...
+        self.project_names = [PROJECT[1] + (str(i) if i else "") for i in range(projects_count)]
+        for name in self.project_names:
+            project_dir = projects / PROJECT[0] / name
+            project_dir.mkdir(parents=True, exist_ok=True)
+            (project_dir / "README.md").write_text("benchmark project\n")
+            for file_name, text in (project_files or {}).items():
+                (project_dir / file_name).write_text(text)
         self.process = EmulatorProcess(
             api_key=API_KEY,
             projects_dir=projects,
@@ -140,7 +148,8 @@ class Emulator:
     def __enter__(self) -> Emulator:
         self.process.start()
         self.url = self.process.url
-        self.project_id = self.process.project_id(*PROJECT)
+        self.project_ids = [self.process.project_id(PROJECT[0], name) for name in self.project_names]
+        self.project_id = self.project_ids[0]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -153,27 +162,29 @@ class Emulator:
         assert self.process.pid is not None
         return self.process.pid
 
-    def start_jobs(self, commands: Sequence[str], *, threads: int = 4) -> list[str]:
-        """Start one job per command (in order) and return their ids."""
+    def start_jobs(
+        self, commands: Sequence[str], *, threads: int = 4, projects: Sequence[str] | None = None
+    ) -> list[str]:
+        """Start one job per command (in order) and return their ids; ``projects[i]`` is job i's project."""
         import requests
 
         local = threading.local()
         url = f"{self.url}/api/jobs/v1/jobs"
         headers = {"X-Domino-Api-Key": API_KEY}
 
-        def start(command: str) -> str:
+        def start(command: str, project_id: str) -> str:
             session = getattr(local, "session", None)
             if session is None:
                 session = local.session = requests.Session()
             # A ``NewJobV1`` body with a tier id (the emulator's "Small" tier is ``small-k8s``).
-            body = {"projectId": self.project_id, "runCommand": command, "hardwareTier": TIER_ID}
+            body = {"projectId": project_id, "runCommand": command, "hardwareTier": TIER_ID}
             response = session.post(url, headers=headers, json=body, timeout=60)
             response.raise_for_status()
             payload = response.json()
             return str(payload.get("job", payload)["id"])  # {job, metadata}, or a flat job
 
         with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(start, commands))
+            return list(pool.map(start, commands, projects or [self.project_id] * len(commands)))
 
     def wait_until(self, job_ids: Iterable[str], statuses: set[str], timeout: float) -> dict[str, str]:
         """Wait (bounded) until every job has one of ``statuses``; returns the last status of each."""
@@ -200,7 +211,8 @@ class Emulator:
         return self.process.job_log_text(job_id)
 
     def requests_for(self, job_ids: Iterable[str]) -> list[dict[str, Any]]:
-        """Recorded API requests whose path names one of ``job_ids``, each with ``job_id`` set."""
+        """Recorded API requests whose path names one of ``job_ids`` (``job_id`` set), and the job list
+        requests (``job_id`` None: one serves many jobs)."""
         wanted = set(job_ids)
         found = []
         for entry in self.process.requests_log():
@@ -208,6 +220,9 @@ class Emulator:
             job_id = parts[5] if len(parts) > 5 else None
             if job_id in wanted:
                 entry["job_id"] = job_id
+                found.append(entry)
+            elif entry["endpoint"] == "list_jobs":
+                entry["job_id"] = None
                 found.append(entry)
         return found
 

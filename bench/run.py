@@ -63,9 +63,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument(f"--{name}", action="store_true", help=f"run {text} (default: all)")
     parser.add_argument("--triggers", type=int, help="triggers (and jobs) for the scale benchmark")
     parser.add_argument(
+        "--projects", type=int, default=1, help="projects the scale benchmark's jobs are spread over"
+    )
+    parser.add_argument(
         "--scale-variants",
         default=",".join(DEFAULT_SCALE_VARIANTS),
-        help="comma-separated: ours, ours_logs, per_poll_client, threads, pool64, gatedN (default: %(default)s)",
+        help="comma-separated: ours, ours_logs, ours_aiohttp, coalesced, coalesced_aiohttp, coalesced_logs, "
+        "databricks, per_poll_client, threads, pool64, gatedN (default: %(default)s)",
     )
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md", help="the Markdown report")
     parser.add_argument("--keep-temp", action="store_true", help="keep work directories (worker logs)")
@@ -116,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             results["scale"] = {
                 "params": {**settings["scale"], "pool_size": getattr(transport, "ASYNC_POOL_SIZE", 64)},
                 "variants": triggerer_scale.run(
-                    **settings["scale"], work_dir=work, variants=variants, log=log
+                    **settings["scale"], work_dir=work, variants=variants, log=log, projects=args.projects
                 ),
             }
     if "latency" in chosen:

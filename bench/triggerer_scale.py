@@ -32,8 +32,38 @@ from common import (
 )
 
 VARIANTS = {
+    # Per-job polling (no project id known to the trigger), as before coalescing.
     "ours": {"kind": "trigger", "trigger": "ours", "fetch_logs": False},
-    "ours_logs": {"kind": "trigger", "trigger": "ours", "fetch_logs": True},
+    "ours_logs": {"kind": "trigger", "trigger": "ours", "fetch_logs": True, "writing": True},
+    # The same, on aiohttp (one shared session per loop, bounded connector, same semaphore and pool).
+    "ours_aiohttp": {
+        "kind": "trigger",
+        "trigger": "pool",
+        "fetch_logs": False,
+        "pool_size": 16,
+        "gated": True,
+        "library": "aiohttp",
+    },
+    # Coalesced: triggers know their project; one watcher per project pages the active list.
+    "coalesced": {"kind": "trigger", "trigger": "ours", "fetch_logs": False, "coalesce": True},
+    "coalesced_aiohttp": {
+        "kind": "trigger",
+        "trigger": "pool",
+        "fetch_logs": False,
+        "pool_size": 16,
+        "gated": True,
+        "library": "aiohttp",
+        "coalesce": True,
+    },
+    "coalesced_logs": {
+        "kind": "trigger",
+        "trigger": "ours",
+        "fetch_logs": True,
+        "coalesce": True,
+        "writing": True,
+    },
+    # The peer: apache-airflow-providers-databricks' DatabricksExecutionTrigger against a stub.
+    "databricks": {"kind": "databricks", "fetch_logs": False},
     "per_poll_client": {"kind": "trigger", "trigger": "per_poll_client", "fetch_logs": False},
     "threads": {"kind": "threads", "fetch_logs": False},
     "pool64": {"kind": "trigger", "trigger": "pool", "fetch_logs": False, "pool_size": 64, "gated": False},
@@ -56,28 +86,45 @@ def variant_config(name: str) -> dict[str, Any]:
 
 
 TICK = 0.05
+#: A job that writes a line every half second while it runs (for the logs-on variants).
+WRITER = """import sys, time
+end = time.time() + float(sys.argv[1])
+n = 0
+while time.time() < end:
+    print("line", n, flush=True)
+    n += 1
+    time.sleep(0.5)
+"""
 
 
 # ------------------------------------------------------------------------------------ orchestrator
 
 
 def run_variant(
-    name: str, *, triggers: int, job_seconds: float, poll: float, work_dir: Path
+    name: str, *, triggers: int, job_seconds: float, poll: float, work_dir: Path, projects: int = 1
 ) -> dict[str, Any]:
     """One variant against a fresh emulator; returns worker figures plus request-log figures."""
     variant_dir = work_dir / name
     variant_dir.mkdir()
-    with Emulator(variant_dir) as emulator:
+    settings = variant_config(name)
+    if settings["kind"] == "databricks":
+        return _run_databricks(
+            name, triggers=triggers, job_seconds=job_seconds, poll=poll, work_dir=variant_dir
+        )
+    with Emulator(variant_dir, project_files={"writer.py": WRITER}, projects_count=projects) as emulator:
         warmup = emulator.start_jobs(["true"])[0]
         emulator.wait_until([warmup], {"Succeeded"}, timeout=30)
-        job_ids = emulator.start_jobs([f"sleep {job_seconds:g}"] * triggers)
+        command = f"python writer.py {job_seconds:g}" if settings.get("writing") else f"sleep {job_seconds:g}"
+        job_projects = [emulator.project_ids[i % projects] for i in range(triggers)]
+        job_ids = emulator.start_jobs([command] * triggers, projects=job_projects)
         started = emulator.wait_until(job_ids, {"Running"}, timeout=60)
         not_running = sum(1 for status in started.values() if status != "Running")
         emulator.process.clear_requests()
         config = {
             "name": name,
-            **variant_config(name),
+            **settings,
             "job_ids": job_ids,
+            "job_projects": job_projects,
             "warmup_job": warmup,
             "poll": poll,
             "timeout": job_seconds + 120,
@@ -94,6 +141,18 @@ def run_variant(
         )
         requests = emulator.requests_for(job_ids)
     result.update(_request_figures(requests, job_ids, poll))
+    return _finish(result, sampler, not_running, triggers, job_seconds, poll, projects)
+
+
+def _finish(
+    result: dict[str, Any],
+    sampler: Any,
+    not_running: int,
+    triggers: int,
+    job_seconds: float,
+    poll: float,
+    projects: int,
+) -> dict[str, Any]:
     result["peak_open_connections"] = sampler.peak_connections
     wall = result["wall_seconds"]
     result["emulator_cpu_percent"] = 100 * result["emulator_cpu_seconds"] / wall
@@ -104,15 +163,99 @@ def run_variant(
     result["triggers"] = triggers
     result["job_seconds"] = job_seconds
     result["poll"] = poll
+    result["projects"] = projects
     return result
+
+
+def _run_databricks(
+    name: str, *, triggers: int, job_seconds: float, poll: float, work_dir: Path
+) -> dict[str, Any]:
+    """The Databricks trigger against ``peer_stub.py`` (same FastAPI/uvicorn stack as the emulator)."""
+    import json
+    import subprocess
+    import time
+
+    import requests
+    from common import PYTHON, BENCH_DIR
+
+    port_file = work_dir / "stub.port"
+    stub = subprocess.Popen([PYTHON, str(BENCH_DIR / "peer_stub.py"), str(port_file)])
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists() or not port_file.read_text():
+            if time.monotonic() > deadline or stub.poll() is not None:
+                raise RuntimeError("the Databricks stub did not start")
+            time.sleep(0.05)
+        port = int(port_file.read_text())
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                requests.get(f"{base}/_stub/requests", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        warmup = requests.post(f"{base}/_stub/runs", json={"count": 1, "seconds": 0}, timeout=10).json()
+        run_ids = requests.post(
+            f"{base}/_stub/runs", json={"count": triggers, "seconds": job_seconds + 5}, timeout=10
+        ).json()["run_ids"]
+        env = worker_env(work_dir / "airflow")
+        env["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "databricks",
+                "host": "127.0.0.1",
+                "port": port,
+                "schema": "http",
+                "password": "dapi-bench",
+            }
+        )
+        before = requests.get(f"{base}/_stub/requests", timeout=10).json()["requests"]
+        config = {
+            "name": name,
+            **variant_config(name),
+            "kind": "trigger",
+            "trigger": "databricks",
+            "job_ids": [str(run_id) for run_id in run_ids],
+            "job_projects": [None] * triggers,
+            "warmup_job": str(warmup["run_ids"][0]),
+            "poll": poll,
+            "timeout": job_seconds + 120,
+            "emulator_pid": stub.pid,
+        }
+        sampler = Sampler(emulator_port=port)
+        result = run_worker(
+            "triggerer_scale.py",
+            config,
+            work_dir=work_dir,
+            env=env,
+            timeout=job_seconds + 240,
+            sampler=sampler,
+        )
+        served = requests.get(f"{base}/_stub/requests", timeout=10).json()["requests"] - before
+    finally:
+        stub.terminate()
+        stub.wait(timeout=20)
+    result.update(
+        {
+            "requests": served,
+            "status_polls": served,
+            "status_requests": served,
+            "request_statuses": {},
+            "poll_gap_median": float("nan"),
+            "poll_gap_p99": float("nan"),
+        }
+    )
+    return _finish(result, sampler, 0, triggers, job_seconds, poll, 1)
 
 
 def _request_figures(requests: list[dict[str, Any]], job_ids: list[str], poll: float) -> dict[str, Any]:
     by_job: dict[str, list[float]] = {job_id: [] for job_id in job_ids}
     statuses: dict[str, int] = {}
     status_polls = 0
+    status_requests = 0  # get_job and list_jobs: what tells a trigger its job's status
     for entry in requests:
         statuses[str(entry["status"])] = statuses.get(str(entry["status"]), 0) + 1
+        if entry["endpoint"] in ("get_job", "list_jobs"):
+            status_requests += 1
         if entry["endpoint"] == "get_job":
             status_polls += 1
             by_job[entry["job_id"]].append(parse_iso(entry["time"]))
@@ -123,6 +266,7 @@ def _request_figures(requests: list[dict[str, Any]], job_ids: list[str], poll: f
     return {
         "requests": len(requests),
         "status_polls": status_polls,
+        "status_requests": status_requests,
         "request_statuses": statuses,
         "poll_gap_median": median(gaps),
         "poll_gap_p99": percentile(gaps, 99),
@@ -137,7 +281,14 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
     # On schedule, a trigger that fired after T seconds polled at 0, P, 2P, ... T: 1 + T / P times.
     scheduled = sum(1 + seconds / poll for seconds in result["trigger_seconds"])
     polls = result["status_polls"] or 1
+    intervals = scheduled or 1
     return {
+        # Per trigger and poll interval (the coalesced variants' unit: one list serves many triggers).
+        "status_requests_per_trigger_interval": result["status_requests"] / intervals,
+        "requests_per_trigger_interval": result["requests"] / intervals,
+        "cpu_ms_per_trigger_interval": 1000 * result["cpu_seconds"] / intervals,
+        "cpu_lag_max_ms": 1000 * result.get("cpu_lag_max", float("nan")),
+        "projects": result.get("projects", 1),
         # About 1.0 when every trigger keeps its schedule; below 1 when triggers fall behind it.
         "polls_per_interval": result["status_polls"] / scheduled if scheduled else float("nan"),
         # HTTP requests per trigger per interval, i.e. per poll cycle: the request-count target.
@@ -163,16 +314,32 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(
-    *, triggers: int, job_seconds: float, poll: float, work_dir: Path, variants: list[str], log: Any
+    *,
+    triggers: int,
+    job_seconds: float,
+    poll: float,
+    work_dir: Path,
+    variants: list[str],
+    log: Any,
+    projects: int = 1,
 ) -> dict[str, Any]:
     results = {}
     for name in variants:
-        log(f"  triggerer scale: {name} ({triggers} triggers, jobs of {job_seconds:g} s, poll {poll:g} s)")
-        raw = run_variant(name, triggers=triggers, job_seconds=job_seconds, poll=poll, work_dir=work_dir)
+        log(
+            f"  triggerer scale: {name} ({triggers} triggers over {projects} project(s), jobs of "
+            f"{job_seconds:g} s, poll {poll:g} s); load {' '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}"
+        )
+        raw = run_variant(
+            name, triggers=triggers, job_seconds=job_seconds, poll=poll, work_dir=work_dir, projects=projects
+        )
         results[name] = {"raw": raw, **summarize(raw)}
         figures = results[name]
         log(
-            f"    {figures['polls']} polls ({figures['polls_per_interval']:.2f} of schedule), "
+            f"    status req/trigger/interval {figures['status_requests_per_trigger_interval']:.3f}, "
+            f"all req/trigger/interval {figures['requests_per_trigger_interval']:.3f}, "
+            f"CPU ms/trigger/interval {figures['cpu_ms_per_trigger_interval']:.3f}, "
+            f"CPU-stall max {figures['cpu_lag_max_ms']:.0f} ms, "
+            f"{figures['polls']} polls ({figures['polls_per_interval']:.2f} of schedule), "
             f"{figures['requests_per_poll']:.2f} req/poll, median gap {figures['poll_gap_median']:.2f} s,"
             f" {figures['cpu_ms_per_poll']:.2f} CPU ms/poll, {figures['rss_kib_per_trigger']:.0f} KiB/trigger,"
             f" {figures['tcp_opened']} TCP opened, lag p99 {figures['lag_p99_ms']:.0f} ms"
@@ -204,7 +371,11 @@ def _trigger_class(config: dict[str, Any]) -> Any:
     from airflow_provider_domino.triggers.domino import DominoJobTrigger
 
     if config["trigger"] == "pool":
-        configure_pool(config["pool_size"], config["gated"])
+        configure_pool(config["pool_size"], config["gated"], config.get("library", "httpx"))
+    if config["trigger"] == "databricks":
+        from airflow.providers.databricks.triggers.databricks import DatabricksExecutionTrigger
+
+        return DatabricksExecutionTrigger
     return {"ours": DominoJobTrigger, "per_poll_client": PerPollClientTrigger, "pool": PoolTrigger}[
         config["trigger"]
     ]
@@ -226,15 +397,27 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
     trigger_class = _trigger_class(config)
     poll = config["poll"]
 
+    projects = dict(zip(config["job_ids"], config["job_projects"], strict=True))
+    projects[config["warmup_job"]] = config["job_projects"][0]  # warm up the coalesced path too
+
     def build(job_id: str) -> Any:
         # As the triggerer does: the operator serializes the trigger, the triggerer rebuilds it.
-        _, kwargs = trigger_class(job_id, poll_interval=poll, fetch_logs=config["fetch_logs"]).serialize()
+        if config["trigger"] == "databricks":
+            made = trigger_class(int(job_id), "databricks_default", polling_period_seconds=poll)
+        else:
+            project = projects.get(job_id) if config.get("coalesce") else None
+            made = trigger_class(
+                job_id, poll_interval=poll, fetch_logs=config["fetch_logs"], project_id=project
+            )
+        _, kwargs = made.serialize()
         return trigger_class(**kwargs)
 
     async def drive(trigger: Any, events: list[Any], started: float) -> None:
         try:
             async for event in trigger.run():
-                events.append((trigger.job_id, event.payload["status"], time.monotonic() - started))
+                job_id = getattr(trigger, "job_id", None) or str(getattr(trigger, "run_id", ""))
+                status = event.payload.get("status") or event.payload.get("run_state", "event")
+                events.append((job_id, str(status)[:20], time.monotonic() - started))
         finally:
             await trigger.cleanup()
 
@@ -247,14 +430,19 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
     busy_before = machine_busy_seconds()
     emulator_before = process_cpu_seconds(config["emulator_pid"])
     lags: list[tuple[float, float]] = []
+    cpu_lags: list[float] = []
     stop = asyncio.Event()
     started = time.monotonic()
 
     async def ticker() -> None:
+        # Wall lag (how late the tick woke, machine load included) and CPU lag (CPU time this loop's
+        # thread spent on other tasks meanwhile: the stall this process itself caused).
         while not stop.is_set():
             before = time.monotonic()
+            cpu_before = time.thread_time()
             await asyncio.sleep(TICK)
             lags.append((before - started, time.monotonic() - before - TICK))
+            cpu_lags.append(time.thread_time() - cpu_before)
 
     ticking = asyncio.create_task(ticker())
     events: list[Any] = []
@@ -282,6 +470,8 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
         "rss_growth_bytes": peak_rss_bytes() - rss_before,
         "tcp_opened": counter.opened,
         **_lag_stats(lags, [seconds for _, _, seconds in events], poll),
+        "cpu_lag_p99": percentile(cpu_lags, 99),
+        "cpu_lag_max": max(cpu_lags, default=float("nan")),
         "events": statuses,
         "unfinished": len(pending),
         "failures": failures[:5],
