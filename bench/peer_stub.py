@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-from fastapi import FastAPI, Request  # noqa: TC002 - FastAPI reads the annotations at run time
+from fastapi import FastAPI, Request
 
 
 def build_app() -> Any:

@@ -176,7 +176,7 @@ def _run_databricks(
     import time
 
     import requests
-    from common import PYTHON, BENCH_DIR
+    from common import BENCH_DIR, PYTHON
 
     port_file = work_dir / "stub.port"
     stub = subprocess.Popen([PYTHON, str(BENCH_DIR / "peer_stub.py"), str(port_file)])
