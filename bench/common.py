@@ -436,20 +436,31 @@ def cpu_seconds() -> float:
 
 
 class ConnectionCounter:
-    """Counts TCP connections opened by httpx (httpcore's AnyIO backend) and requests (urllib3)."""
+    """Counts TCP connections opened by httpx (httpcore's AnyIO backend), requests (urllib3) and aiohttp."""
 
     def __init__(self) -> None:
-        self.opened = 0
+        self._opened = 0
+        self._aiohttp = AiohttpCounter()
+
+    @property
+    def opened(self) -> int:
+        """Connections opened by httpx, requests and aiohttp together."""
+        return self._opened + self._aiohttp.opened
+
+    @opened.setter
+    def opened(self, value: int) -> None:
+        self._opened, self._aiohttp.opened = value, 0
 
     def install(self) -> ConnectionCounter:
         import httpcore._backends.anyio as anyio_backend
         import urllib3.connection
 
+        self._aiohttp.install()
         counter = self
         original_connect = anyio_backend.AnyIOBackend.connect_tcp
 
         async def connect_tcp(backend: Any, *args: Any, **kwargs: Any) -> Any:
-            counter.opened += 1
+            counter._opened += 1
             return await original_connect(backend, *args, **kwargs)
 
         anyio_backend.AnyIOBackend.connect_tcp = connect_tcp  # type: ignore[method-assign,assignment]
@@ -457,10 +468,68 @@ class ConnectionCounter:
         original_new_conn = urllib3.connection.HTTPConnection._new_conn
 
         def new_conn(connection: Any) -> Any:
-            counter.opened += 1
+            counter._opened += 1
             return original_new_conn(connection)
 
         urllib3.connection.HTTPConnection._new_conn = new_conn  # type: ignore[method-assign,assignment]
+        return self
+
+
+class CallbackTimer:
+    """The longest single event-loop callback, in CPU time of the loop's thread: a stall this process
+    caused itself, whatever the machine's load (wall-clock lag also counts time the process was not
+    scheduled). Costs about a microsecond per callback; every variant pays it alike."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+
+    def install(self) -> CallbackTimer:
+        import asyncio.events
+
+        timer = self
+        original_run = asyncio.events.Handle._run
+
+        def run(handle: Any) -> None:
+            started = time.thread_time()
+            try:
+                original_run(handle)
+            finally:
+                spent = time.thread_time() - started
+                if spent > timer.longest:
+                    timer.longest = spent
+
+        asyncio.events.Handle._run = run  # type: ignore[method-assign]
+        return self
+
+
+class AiohttpCounter:
+    """Counts TCP connections aiohttp opens and bytes it receives (headers included)."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.received = 0
+
+    def install(self) -> AiohttpCounter:
+        try:
+            import aiohttp.client_proto
+            import aiohttp.connector
+        except ImportError:
+            return self
+        counter = self
+        original_create = aiohttp.connector.TCPConnector._create_connection
+
+        async def create(connector: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.opened += 1
+            return await original_create(connector, *args, **kwargs)
+
+        aiohttp.connector.TCPConnector._create_connection = create  # type: ignore[method-assign]
+        original_received = aiohttp.client_proto.ResponseHandler.data_received
+
+        def data_received(handler: Any, data: bytes) -> None:
+            counter.received += len(data)
+            original_received(handler, data)
+
+        aiohttp.client_proto.ResponseHandler.data_received = data_received  # type: ignore[method-assign]
         return self
 
 
@@ -468,17 +537,28 @@ class ByteCounter:
     """Counts bytes httpx reads from its sockets (headers included): the real transfer size."""
 
     def __init__(self) -> None:
-        self.received = 0
+        self._httpx = 0
+        self._aiohttp = AiohttpCounter()
+
+    @property
+    def received(self) -> int:
+        """Bytes received by httpx and aiohttp together."""
+        return self._httpx + self._aiohttp.received
+
+    @received.setter
+    def received(self, value: int) -> None:
+        self._httpx, self._aiohttp.received = value, 0
 
     def install(self) -> ByteCounter:
         import httpcore._backends.anyio as anyio_backend
 
+        self._aiohttp.install()
         counter = self
         original_read = anyio_backend.AnyIOStream.read
 
         async def read(stream: Any, max_bytes: int, timeout: float | None = None) -> bytes:
             data: bytes = await original_read(stream, max_bytes, timeout)
-            counter.received += len(data)
+            counter._httpx += len(data)
             return data
 
         anyio_backend.AnyIOStream.read = read  # type: ignore[method-assign,assignment]

@@ -33,7 +33,7 @@ from common import (
     worker_main,
 )
 
-WATCHERS = ("ours", "threads")
+WATCHERS = ("ours", "coalesced", "threads")
 
 
 def run(*, jobs: int, poll: float, min_seconds: float, max_seconds: float, work_dir: Path, log: Any) -> dict:
@@ -48,6 +48,7 @@ def run(*, jobs: int, poll: float, min_seconds: float, max_seconds: float, work_
         workers = {}
         for watcher in WATCHERS:
             config = {"name": watcher, "watcher": watcher, "poll": poll, "go_file": str(go_file)}
+            config["project_id"] = emulator.project_id
             config.update(warmup_job=warmup, ready_file=str(work_dir / f"{watcher}.ready"))
             workers[watcher] = start_worker("detection_latency.py", config, work_dir=work_dir, env=env)
         wait_until_ready(work_dir / f"{watcher}.ready" for watcher in WATCHERS)
@@ -114,7 +115,11 @@ def _worker(config: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_domino.triggers.domino import DominoJobTrigger
 
     async def watch(job_id: str, fired: dict[str, float]) -> None:
-        _, kwargs = DominoJobTrigger(job_id, poll_interval=config["poll"], fetch_logs=False).serialize()
+        # "coalesced": the trigger knows the project, so one watcher per project lists the active jobs.
+        project = config["project_id"] if config["watcher"] == "coalesced" else None
+        _, kwargs = DominoJobTrigger(
+            job_id, poll_interval=config["poll"], fetch_logs=False, project_id=project
+        ).serialize()
         trigger = DominoJobTrigger(**kwargs)
         try:
             async for _event in trigger.run():
