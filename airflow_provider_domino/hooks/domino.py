@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +15,13 @@ from airflow.sdk import BaseHook
 from airflow_provider_domino import __version__
 from airflow_provider_domino.api import endpoints
 from airflow_provider_domino.api.errors import (
-    DominoAmbiguousRequestError,
     DominoApiError,
     DominoConfigError,
     DominoError,
     DominoNotFoundError,
 )
 from airflow_provider_domino.api.idempotency import key_in_title, random_key, title_with_key
-from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES, split_lines
+from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES, last_lines, split_lines
 from airflow_provider_domino.api.models import split_project_path
 from airflow_provider_domino.hooks.connection import DominoConnectionSettings
 from airflow_provider_domino.hooks.retry import RetryPolicy
@@ -184,6 +183,21 @@ class DominoHook(BaseHook):
         """The log bytes from ``offset`` on, at most ``max_bytes`` (``Range``; sliced locally if ignored)."""
         return self._sync.send(endpoints.get_job_log_tail(job_id, offset, max_bytes))
 
+    def get_job_log_tail_lines(self, job_id: str, lines: int = 20, *, max_bytes: int = 16 * 1024) -> str:
+        """The last ``lines`` lines of the job log (for failure messages), reading only its end.
+
+        Asks for the last ``max_bytes`` with a suffix ``Range``; a server that ignores it sends the
+        whole log, of which only the end is kept.
+        """
+        call = dataclasses.replace(
+            endpoints.get_job_log_tail(job_id, 0), headers={"Range": f"bytes=-{max_bytes}"}
+        )
+        data = self._sync.send(call).data
+        if len(data) >= max_bytes:  # the window starts mid-log: its first line is probably cut
+            data = data[-max_bytes:]
+            data = data[data.find(b"\n") + 1 :]
+        return last_lines(data.decode("utf-8", "replace"), lines)
+
     def stream_log_lines(self, job_id: str, offset: int, *, final: bool, emit: Callable[[str], None]) -> int:
         """Hand every whole log line past ``offset`` to ``emit``, in bounded reads; return the new offset.
 
@@ -238,21 +252,14 @@ class DominoHook(BaseHook):
             commit_id=commit_id,
             title=title_with_key(title, key),
         )
-        attempts = self.retry_policy.max_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._sync.send(call)
-            except DominoAmbiguousRequestError as err:
-                existing = self.find_job_by_idempotency_key(key, project)
-                if existing is not None:
-                    log.warning("%s; job %s carrying key %s had been started", err, existing.id, key)
-                    return existing
-                if attempt == attempts:
-                    raise
-                delay = self.retry_policy.backoff(attempt, None)
-                log.warning("%s; no job carries key %s, starting again in %.1f s", err, key, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        from airflow_provider_domino.ownership import submit_exactly_once
+
+        return submit_exactly_once(
+            lambda: self._sync.send(call),
+            lambda: self.find_job_by_keys([key], project),
+            attempts=self.retry_policy.max_attempts,
+            backoff=lambda attempt: self.retry_policy.backoff(attempt, None),
+        )
 
     def find_job_by_idempotency_key(
         self, idempotency_key: str, project_id: str | None = None, *, active_only: bool = False
@@ -261,10 +268,18 @@ class DominoHook(BaseHook):
 
         :param active_only: ignore jobs that already ended (a retry after a failure starts afresh).
         """
+        job = self.find_job_by_keys([idempotency_key], project_id, active_only=active_only)
+        return job
+
+    def find_job_by_keys(
+        self, keys: Collection[str], project_id: str | None = None, *, active_only: bool = False
+    ) -> Job | None:
+        """The most recent of the project's last ``IDEMPOTENCY_SCAN_LIMIT`` jobs carrying one of ``keys``."""
+        wanted = set(keys)
         for index, job in enumerate(self.iter_jobs(project_id, page_size=100)):
             if index >= IDEMPOTENCY_SCAN_LIMIT:
                 break
-            if key_in_title(job.title) == idempotency_key and not (active_only and job.status.is_terminal):
+            if key_in_title(job.title) in wanted and not (active_only and job.status.is_terminal):
                 return job
         return None
 

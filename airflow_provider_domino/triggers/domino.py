@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.api.models import Job
 
 TRIGGER_PATH = "airflow_provider_domino.triggers.domino.DominoJobTrigger"
 
 #: XCom key under which the trigger checkpoints how much of the log it has streamed. A triggerer rebuilds
 #: a trigger from the kwargs stored when the task deferred; the checkpoint tells it where it really was.
 LOG_CHECKPOINT_XCOM_KEY = "domino_log_offset"
-#: Seconds between checkpoints while lines keep coming (one also happens whenever the trigger stops).
-LOG_CHECKPOINT_INTERVAL = 30.0
+#: Seconds between checkpoints while lines keep coming. Zero: after every poll that streamed lines, so a
+#: triggerer crash shows at most one poll's lines twice. Lines are checkpointed only after they were
+#: written, so none is ever lost.
+LOG_CHECKPOINT_INTERVAL = 0.0
+#: Longest wait for one checkpoint write; a slow write is abandoned (the next poll writes again).
+LOG_CHECKPOINT_TIMEOUT = 5.0
 
-#: Event statuses; the operator and sensor map them to task outcomes.
+#: Event statuses (the watch step's outcome kinds); the operator and sensor map them to task outcomes.
+#: An ``error`` event carries ``retryable``: false when no retry of the task can help.
 SUCCESS, FAILED, TIMEOUT, ERROR = "success", "failed", "timeout", "error"
 EVENT_STATUSES = frozenset({SUCCESS, FAILED, TIMEOUT, ERROR})
 
@@ -27,10 +36,12 @@ class DominoJobTrigger(BaseTrigger):
 
     Serialized with primitives only (job id, connection id, poll interval, deadline, log offset), so a
     triggerer restart or a move to another triggerer rebuilds it and it carries on where it was. The log
-    offset is also checkpointed (an XCom of the task, whenever the trigger stops and every 30 s while
-    lines come), so a rebuilt trigger does not show lines again; only after a triggerer crash can up to
-    30 s of lines be shown twice. Nothing is ever skipped. Transient API errors are retried, logged and
-    survived until the deadline. All triggers in one triggerer share one keep-alive HTTP client.
+    offset is also checkpointed (an XCom of the task, after every poll that streamed lines), so a
+    rebuilt trigger does not show lines again; only after a triggerer crash can the lines of one poll be
+    shown twice. Nothing is ever skipped. What each status check means (transient
+    error, deadline, end) is decided by :func:`~airflow_provider_domino.watching.watch_step`, shared
+    with the worker loop; a log endpoint error is logged and never ends the watch. All triggers in one
+    triggerer share one keep-alive HTTP client (without cookies).
 
     :param job_id: the Domino job to watch.
     :param domino_conn_id: Airflow connection id (never a secret).
@@ -72,6 +83,7 @@ class DominoJobTrigger(BaseTrigger):
         self.task_key = task_key
         self._checkpointed_offset = self.log_offset
         self._checkpointed_at = 0.0
+        self._last_log_error: str | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -96,7 +108,8 @@ class DominoJobTrigger(BaseTrigger):
         return DominoHook(self.domino_conn_id, caller="DominoJobTrigger")
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_domino.api.errors import DominoApiError, DominoConfigError, DominoError
+        from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.watching import TIMEOUT, Outcome, watch_step
 
         hook = self._hook()
         if self.watch_started_at is None:
@@ -105,46 +118,58 @@ class DominoJobTrigger(BaseTrigger):
             await self._resume_from_checkpoint()
         try:
             while True:
+                job: Job | None = None
+                error: DominoError | None = None
                 try:
                     job = await hook.aget_job(self.job_id)
                     self.project_id = self.project_id or job.project_id
-                    if self.fetch_logs:
-                        await self._stream_logs(hook, final=job.status.is_terminal)
-                except (DominoConfigError, DominoApiError) as err:
-                    if not _is_transient(err):
-                        yield self._event(ERROR, str(err))
-                        return
-                    self.log.warning("Domino job %s: %s; will check again", self.job_id, err)
                 except DominoError as err:
-                    self.log.warning("Domino job %s: %s; will check again", self.job_id, err)
-                else:
-                    if job.status.is_terminal:
-                        status = SUCCESS if job.status.is_success else FAILED
-                        message = f"Domino job {self.job_id} ended {job.raw_status}"
-                        yield self._event(status, message, job_status=job.raw_status, job=job.to_dict())
-                        return
-                    self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
-                if self.deadline is not None and time.time() >= self.deadline:
-                    yield await self._timeout(hook)
+                    error = err
+                if job is not None and self.fetch_logs:
+                    await self._stream_logs(hook, final=job.status.is_terminal)
+                step = watch_step(
+                    job=job,
+                    error=error,
+                    now=time.time(),
+                    deadline=self.deadline,
+                    watch_started_at=self.watch_started_at,
+                    poll_interval=self.poll_interval,
+                    jitter=random.random(),
+                )
+                if isinstance(step, Outcome):
+                    if step.kind == TIMEOUT:
+                        yield await self._timeout(hook)
+                    elif step.job is not None:
+                        ended = step.job
+                        yield self._event(
+                            step.kind, step.message, job_status=ended.raw_status, job=ended.to_dict()
+                        )
+                    else:
+                        yield self._event(step.kind, step.message, retryable=step.retryable)
                     return
-                await asyncio.sleep(self._next_sleep())
+                if step.warning:
+                    self.log.warning("Domino job %s: %s", self.job_id, step.warning)
+                elif job is not None:
+                    self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
+                await asyncio.sleep(step.delay)
         finally:
             await hook.aclose()
 
-    def _next_sleep(self) -> float:
-        from airflow_provider_domino.api.polling import next_poll_delay
-
-        now = time.time()
-        delay = next_poll_delay(self.poll_interval, now - (self.watch_started_at or now))
-        if self.deadline is None:
-            return delay
-        return max(0.0, min(delay, self.deadline - now))
-
     async def _stream_logs(self, hook: Any, *, final: bool) -> None:
+        """New log lines into the task log, then a checkpoint. Never raises: logs never decide the outcome."""
+        from airflow_provider_domino.api.errors import DominoError
+
         def emit(line: str) -> None:
             self.log.info("[%s] %s", self.job_id, line)
 
-        self.log_offset = await hook.astream_log_lines(self.job_id, self.log_offset, final=final, emit=emit)
+        try:
+            self.log_offset = await hook.astream_log_lines(
+                self.job_id, self.log_offset, final=final, emit=emit
+            )
+        except DominoError as err:
+            if str(err) != self._last_log_error:  # once per distinct error, not once per poll
+                self.log.warning("Could not fetch the log of Domino job %s: %s", self.job_id, err)
+                self._last_log_error = str(err)
         if time.monotonic() - self._checkpointed_at >= LOG_CHECKPOINT_INTERVAL:
             await self._checkpoint()
 
@@ -186,8 +211,10 @@ class DominoJobTrigger(BaseTrigger):
         try:
             from airflow.sdk.execution_time.xcom import XCom
 
-            await asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, self.log_offset, **target)
-            self._checkpointed_offset = self.log_offset
+            offset = self.log_offset
+            write = asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, offset, **target)
+            await asyncio.wait_for(write, LOG_CHECKPOINT_TIMEOUT)
+            self._checkpointed_offset = offset
         except Exception as err:
             self.log.debug("Could not checkpoint the log offset of Domino job %s: %s", self.job_id, err)
 
@@ -218,15 +245,27 @@ class DominoJobTrigger(BaseTrigger):
         return TriggerEvent(payload)
 
     async def on_kill(self) -> None:
-        """The user marked the deferred task failed/success or cleared it: stop the Domino job."""
-        from airflow_provider_domino.api.errors import DominoError
+        """The user marked the deferred task failed/success or cleared it: stop this trigger's job.
 
-        hook = self._hook()
+        Only ``self.job_id``, the job this try owns: a try that follows a clear always starts a job of
+        its own (see ``ownership``), so this never stops a successor's job. Stopping uses a short retry
+        policy and an overall budget that fit well inside the triggerer's ``on_kill_timeout``.
+        """
+        from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.hooks.domino import DominoHook
+        from airflow_provider_domino.hooks.retry import ON_KILL_BUDGET, ON_KILL_RETRY_POLICY
+
+        hook = DominoHook(
+            self.domino_conn_id, retry_policy=ON_KILL_RETRY_POLICY, caller="DominoJobTrigger.on_kill"
+        )
         try:
-            await hook.astop_job(self.job_id, self.project_id)
+            await asyncio.wait_for(hook.astop_job(self.job_id, self.project_id), ON_KILL_BUDGET)
             self.log.info("Stopped Domino job %s because its task was killed", self.job_id)
         except DominoError as err:
             self.log.error("Could not stop Domino job %s: %s", self.job_id, err)
+        except asyncio.TimeoutError:
+            budget = ON_KILL_BUDGET
+            self.log.error("Could not stop Domino job %s: no answer within %.0f s", self.job_id, budget)
         finally:
             await hook.aclose()
 
@@ -234,18 +273,11 @@ class DominoJobTrigger(BaseTrigger):
         """Release local resources only; the Domino job keeps running.
 
         A triggerer restart or redistribution ends triggers this way too, so stopping the job here
-        would kill healthy work. The log offset is checkpointed so the trigger's next incarnation does
-        not stream the same lines again.
+        would kill healthy work. Nothing is written here: the log offset was checkpointed after every
+        poll that streamed lines, and an XCom write from a loop that is being cancelled can hang until
+        the triggerer is killed. So a shutdown is as quick as with Airflow's own triggers.
         """
-        if self.fetch_logs:
-            await self._checkpoint()
         await super().cleanup()
-
-
-def _is_transient(err: Exception) -> bool:
-    """API errors that retries already gave up on but a later poll may not see (429, 5xx)."""
-    status = getattr(err, "status", None)
-    return isinstance(status, int) and (status == 429 or status >= 500)
 
 
 def task_key_of(context: Any) -> dict[str, Any]:
