@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
-from airflow_provider_domino.operators._validation import require_positive, require_text
+from airflow_provider_domino.operators._validation import (
+    require_positive,
+    require_text,
+    require_text_unless_runtime,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,27 +32,28 @@ class DominoJobSensor(BaseSensorOperator):
     or Error: the sensor fails (or is skipped with ``soft_fail=True``). The sensor never stops the job it
     watches: it did not start it.
 
-    :param job_id: the Domino job to watch (templated).
-    :param domino_conn_id: the Airflow connection to Domino.
+    :param job_id: the Domino job to watch (templated; may be an upstream task's output, e.g.
+        ``DominoJobSensor(job_id=start.output)`` after a ``DominoStartJobOperator`` that does not wait).
+    :param domino_conn_id: the Airflow connection to Domino (templated).
     :param fetch_logs: stream the job log into the task log while waiting.
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("job_id",)
+    template_fields: Sequence[str] = ("job_id", "domino_conn_id")
     operator_extra_links = (DominoJobLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(
         self,
         *,
-        job_id: str,
+        job_id: Any,
         domino_conn_id: str = "domino_default",
         fetch_logs: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        require_text("job_id", job_id)
+        require_text_unless_runtime("job_id", job_id)
         require_positive("poke_interval", self.poke_interval)
         self.job_id = job_id
         self.domino_conn_id = domino_conn_id
@@ -64,9 +69,17 @@ class DominoJobSensor(BaseSensorOperator):
         return self._hook
 
     def execute(self, context: Context) -> Any:
-        context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(self.job_id))
-        if not self.deferrable:
-            return super().execute(context)
+        from airflow_provider_domino.operators.domino import fail_fast
+
+        with fail_fast():
+            require_text("job_id", self.job_id)
+            require_text("domino_conn_id", self.domino_conn_id)
+            context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(self.job_id))
+            if not self.deferrable:
+                return super().execute(context)
+            return self._defer_unless_ended(context)
+
+    def _defer_unless_ended(self, context: Context) -> Any:
         job = self.hook.get_job(self.job_id)
         if job.status.is_terminal:
             if self.fetch_logs:
@@ -93,13 +106,31 @@ class DominoJobSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        job = self.hook.get_job(self.job_id)
-        if self.fetch_logs:
+        """One status check, judged by the shared watch step (Airflow's sensor loop owns the timeout)."""
+        from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.watching import Outcome, watch_step
+
+        job: Job | None = None
+        error: DominoError | None = None
+        try:
+            job = self.hook.get_job(self.job_id)
+        except DominoError as err:
+            error = err
+        if job is not None and self.fetch_logs:
             self._stream_logs(context, final=job.status.is_terminal)
-        if not job.status.is_terminal:
+        now = time.time()
+        step = watch_step(
+            job=job, error=error, now=now, deadline=None, watch_started_at=now, poll_interval=1.0
+        )
+        if isinstance(step, Outcome):
+            if step.job is None:
+                self._fail(step.message, retryable=step.retryable)
+            return PokeReturnValue(is_done=True, xcom_value=self._outcome(step.job))
+        if step.warning:
+            self.log.warning("Domino job %s: %s", self.job_id, step.warning)
+        elif job is not None:
             self.log.info("Domino job %s is %s", self.job_id, job.raw_status)
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=self._outcome(job))
+        return False
 
     def _stream_logs(self, context: Context, *, final: bool) -> None:
         """New log lines since the last poke; the offset lives in ``task_state_store`` across reschedules."""
@@ -130,6 +161,18 @@ class DominoJobSensor(BaseSensorOperator):
             raise AirflowSkipException(message)
         raise AirflowFailException(message)
 
+    def _fail(self, message: str, *, retryable: bool) -> NoReturn:
+        """Domino answered in a way no later check changes (or the watch timed out)."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from airflow_provider_domino.api.errors import DominoError
+
+        if self.soft_fail:
+            raise AirflowSkipException(message)
+        if not retryable:
+            raise AirflowFailException(message)
+        raise DominoError(message)
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -139,6 +182,8 @@ class DominoJobSensor(BaseSensorOperator):
         payload = validate_event(event, expected_job_id=self.job_id)
         if payload["status"] in ("success", "failed"):
             return self._outcome(self.hook.get_job(self.job_id))
-        if self.soft_fail:
-            raise AirflowSkipException(payload["message"])
-        raise AirflowFailException(payload["message"])
+        if payload["status"] == "timeout":
+            if self.soft_fail:
+                raise AirflowSkipException(payload["message"])
+            raise AirflowFailException(payload["message"])
+        self._fail(payload["message"], retryable=payload.get("retryable", True) is not False)
