@@ -156,16 +156,26 @@ def decide(identity: TryIdentity, previous: Job | None, *, reuse_succeeded: bool
     :param previous: the newest job an earlier try of this task instance started (already fetched).
     :param reuse_succeeded: opt-in: a job that already succeeded is used again, even after a clear.
     """
+    succeeded_earlier = (
+        previous is not None
+        and previous.status.is_success
+        and identity.try_of(previous, identity.earlier_tries(all_epochs=True)) is not None
+    )
+    if reuse_succeeded and succeeded_earlier and previous is not None:
+        why = f"Domino job {previous.id} already succeeded; reusing it (reuse_succeeded_job=True)"
+        return Claim(Action.REATTACH, previous, why)
+    if identity.starts_epoch:
+        if identity.try_number == 1:
+            return Claim(Action.START, None, "first try of this task instance; starting a Domino job")
+        return Claim(
+            Action.START,
+            None,
+            f"try {identity.try_number} is the first since the task was cleared; starting a new Domino job",
+        )
     if previous is None:
-        return Claim(Action.START, None, "no earlier try of this task left a Domino job")
+        return Claim(Action.START, None, "no earlier try since the last clear left a Domino job")
     status = previous.status
     described = f"Domino job {previous.id} ({previous.raw_status or status.value})"
-    ours = identity.try_of(previous, identity.earlier_tries(all_epochs=True)) is not None
-    if reuse_succeeded and status.is_success and ours:
-        return Claim(Action.REATTACH, previous, f"{described} already succeeded (reuse_succeeded_job)")
-    if identity.starts_epoch:
-        why = "the task was cleared" if identity.try_number > 1 else "this is the first try"
-        return Claim(Action.START, None, f"{why}; not reusing {described}")
     if identity.try_of(previous, identity.earlier_tries()) is None:
         why = f"{described} was not started by an earlier try since the last clear"
         return Claim(Action.START, None, why)
