@@ -192,9 +192,11 @@ class DominoJobTrigger(BaseTrigger):
         try:
             from airflow.sdk.execution_time.xcom import XCom
 
-            # The sync XCom API from a worker thread works with every supervisor (the triggerer's and
-            # dag.test()'s in-process one, which has no async channel).
-            saved = await asyncio.to_thread(XCom.get_one, key=LOG_CHECKPOINT_XCOM_KEY, **target)
+            if _supervisor_speaks_async():
+                read = XCom.aget_one(key=LOG_CHECKPOINT_XCOM_KEY, **target)
+            else:  # dag.test()'s in-process supervisor has no async channel: the sync API in a thread
+                read = asyncio.to_thread(XCom.get_one, key=LOG_CHECKPOINT_XCOM_KEY, **target)
+            saved = await asyncio.wait_for(read, LOG_CHECKPOINT_TIMEOUT)
         except Exception as err:  # a checkpoint is an optimisation: never fail the watch over it
             self.log.debug("No log checkpoint for Domino job %s: %s", self.job_id, err)
             return
@@ -212,7 +214,12 @@ class DominoJobTrigger(BaseTrigger):
             from airflow.sdk.execution_time.xcom import XCom
 
             offset = self.log_offset
-            write = asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, offset, **target)
+            if _supervisor_speaks_async():
+                # On the loop: a write cut short by a shutdown is simply cancelled. A thread blocked on
+                # the same write would hold the triggerer's exit (the loop waits for its threads).
+                write = XCom.aset(LOG_CHECKPOINT_XCOM_KEY, offset, **target)
+            else:  # dag.test()'s in-process supervisor has no async channel
+                write = asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, offset, **target)
             await asyncio.wait_for(write, LOG_CHECKPOINT_TIMEOUT)
             self._checkpointed_offset = offset
         except Exception as err:
@@ -278,6 +285,15 @@ class DominoJobTrigger(BaseTrigger):
         the triggerer is killed. So a shutdown is as quick as with Airflow's own triggers.
         """
         await super().cleanup()
+
+
+def _supervisor_speaks_async() -> bool:
+    """Whether this process's supervisor channel has an async side (the triggerer's does)."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+    except ImportError:  # pragma: no cover
+        return False
+    return callable(getattr(getattr(task_runner, "SUPERVISOR_COMMS", None), "asend", None))
 
 
 def task_key_of(context: Any) -> dict[str, Any]:

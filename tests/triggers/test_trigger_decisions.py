@@ -116,3 +116,34 @@ def test_on_kill_uses_the_short_retry_policy(monkeypatch):
     asyncio.run(DominoJobTrigger("job-1", project_id="p1").on_kill())
     assert policies == [ON_KILL_RETRY_POLICY]
     assert ON_KILL_RETRY_POLICY.max_elapsed + ON_KILL_RETRY_POLICY.retry_after_cap < 30
+
+
+def test_in_the_triggerer_checkpoints_are_written_on_the_loop_not_in_a_thread(monkeypatch):
+    """A write from a thread can outlive a cancelled loop and hold the triggerer's exit; on the loop it can't."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.xcom import XCom
+
+    class AsyncComms:
+        async def asend(self, msg: Any) -> None:
+            raise AssertionError("XCom.aset is replaced in this test")
+
+    written: list[int] = []
+
+    async def aset(cls: Any, key: str, value: Any, **target: Any) -> None:
+        written.append(value)
+
+    async def aget_one(cls: Any, **target: Any) -> None:
+        return None
+
+    def in_a_thread(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the sync XCom API was used from a thread")
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", AsyncComms(), raising=False)
+    monkeypatch.setattr(XCom, "aset", classmethod(aset))
+    monkeypatch.setattr(XCom, "aget_one", classmethod(aget_one))
+    monkeypatch.setattr(XCom, "set", in_a_thread)
+    monkeypatch.setattr(XCom, "get_one", in_a_thread)
+    task_key = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1}
+    event = run_trigger(FakeAsyncHook(["Running", "Running", "Succeeded"]), task_key=task_key)
+    assert event["status"] == "success"
+    assert written == [1, 2, 3]  # one checkpoint per poll that streamed lines
