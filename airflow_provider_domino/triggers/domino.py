@@ -24,6 +24,9 @@ LOG_CHECKPOINT_XCOM_KEY = "domino_log_offset"
 LOG_CHECKPOINT_INTERVAL = 0.0
 #: Longest wait for one checkpoint write; a slow write is abandoned (the next poll writes again).
 LOG_CHECKPOINT_TIMEOUT = 5.0
+#: Longest wait for the checkpoint when a trigger starts (a triggerer taking over many triggers at once
+#: answers slowly); without it the log starts from the offset in the trigger's kwargs.
+LOG_CHECKPOINT_READ_TIMEOUT = 30.0
 
 #: Event statuses (the watch step's outcome kinds); the operator and sensor map them to task outcomes.
 #: An ``error`` event carries ``retryable``: false when no retry of the task can help.
@@ -196,9 +199,9 @@ class DominoJobTrigger(BaseTrigger):
                 read = XCom.aget_one(key=LOG_CHECKPOINT_XCOM_KEY, **target)
             else:  # dag.test()'s in-process supervisor has no async channel: the sync API in a thread
                 read = asyncio.to_thread(XCom.get_one, key=LOG_CHECKPOINT_XCOM_KEY, **target)
-            saved = await asyncio.wait_for(read, LOG_CHECKPOINT_TIMEOUT)
+            saved = await asyncio.wait_for(read, LOG_CHECKPOINT_READ_TIMEOUT)
         except Exception as err:  # a checkpoint is an optimisation: never fail the watch over it
-            self.log.debug("No log checkpoint for Domino job %s: %s", self.job_id, err)
+            self.log.info("No log checkpoint for Domino job %s: %r", self.job_id, err)
             return
         if isinstance(saved, int) and saved > self.log_offset:
             self.log.info("Domino job %s: resuming its log at byte %d (already streamed)", self.job_id, saved)
@@ -223,7 +226,7 @@ class DominoJobTrigger(BaseTrigger):
             await asyncio.wait_for(write, LOG_CHECKPOINT_TIMEOUT)
             self._checkpointed_offset = offset
         except Exception as err:
-            self.log.debug("Could not checkpoint the log offset of Domino job %s: %s", self.job_id, err)
+            self.log.warning("Could not checkpoint the log offset of Domino job %s: %r", self.job_id, err)
 
     async def _timeout(self, hook: Any) -> TriggerEvent:
         from airflow_provider_domino.api.errors import DominoError
