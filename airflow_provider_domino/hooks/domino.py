@@ -228,8 +228,9 @@ class DominoHook(BaseHook):
 
         The idempotency key (a random one when not given) travels in the job's title. If the start
         request fails in a way that means it may have been processed (connection reset after sending,
-        read timeout, 500/502/504), the project's recent jobs are searched for the key before the
-        request is sent again, so an ambiguous failure never creates a second job.
+        read timeout, 500/502/504), the project's recent jobs are searched for *this* key before the
+        request is sent again (``ownership.submit_exactly_once``), so an ambiguous failure never creates
+        a second job and never adopts a job started with another key (the operator uses one per try).
 
         :param command: the command Domino runs, e.g. ``python train.py --epochs 10``.
         :param hardware_tier_id: hardware tier ID, or its name when ``is_direct_hardware_tier_id`` is false.
@@ -268,8 +269,7 @@ class DominoHook(BaseHook):
 
         :param active_only: ignore jobs that already ended (a retry after a failure starts afresh).
         """
-        job = self.find_job_by_keys([idempotency_key], project_id, active_only=active_only)
-        return job
+        return self.find_job_by_keys([idempotency_key], project_id, active_only=active_only)
 
     def find_job_by_keys(
         self, keys: Collection[str], project_id: str | None = None, *, active_only: bool = False

@@ -296,7 +296,9 @@ class DominoStartJobOperator(BaseOperator):
                 jitter=random.random(),
             )
             if isinstance(step, Outcome):
-                return self._conclude(context, job.id, step.kind, step.message, retryable=step.retryable)
+                return self._conclude(
+                    context, job.id, step.kind, step.message, retryable=step.retryable, job=step.job
+                )
             if step.warning:
                 self.log.warning("Domino job %s: %s", job.id, step.warning)
             time.sleep(step.delay)
@@ -314,15 +316,19 @@ class DominoStartJobOperator(BaseOperator):
         *,
         retryable: bool,
         stopped: bool = False,
+        job: Job | None = None,
     ) -> str:
-        """Turn how the watch ended (worker loop or trigger event) into the task's outcome."""
+        """Turn how the watch ended (worker loop or trigger event) into the task's outcome.
+
+        :param job: the job as the watch last saw it, if it is current; fetched otherwise.
+        """
         from airflow_provider_domino.api.errors import DominoError, DominoJobTimeoutError
         from airflow_provider_domino.watching import FAILED, SUCCESS, TIMEOUT
 
         if kind == SUCCESS:
-            return self._succeed(context, self.hook.get_job(job_id))
+            return self._succeed(context, job or self.hook.get_job(job_id))
         if kind == FAILED:
-            self._finish(context, self.hook.get_job(job_id))
+            self._finish(context, job or self.hook.get_job(job_id))
         if kind == TIMEOUT:
             if not stopped:
                 self.hook.stop_job(job_id, self._project_id)
