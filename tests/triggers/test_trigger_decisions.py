@@ -28,12 +28,16 @@ class FakeAsyncHook:
             raise answer
         return Job.from_api({"id": job_id, "status": answer, "projectId": "p1"})
 
-    async def astream_log_lines(self, job_id: str, offset: int, *, final: bool, emit: Any) -> int:
+    async def astream_log(self, poll: Any, emit: Any) -> Any:
+        """One line per poll; the cursor moves one byte (a text log) per line."""
+        from dataclasses import replace
+
         self.log_calls += 1
         if self.log_error is not None:
             raise self.log_error
         emit(f"poll {self.log_calls}")
-        return offset + 1
+        poll.cursor = replace(poll.cursor, mode="text", byte_offset=poll.cursor.byte_offset + 1)
+        return poll.cursor
 
     async def astop_job(self, job_id: str, project_id: str | None = None) -> None:
         self.stops.append(job_id)
@@ -127,7 +131,7 @@ def test_in_the_triggerer_checkpoints_are_written_on_the_loop_not_in_a_thread(mo
         async def asend(self, msg: Any) -> None:
             raise AssertionError("XCom.aset is replaced in this test")
 
-    written: list[int] = []
+    written: list[dict[str, Any]] = []
 
     async def aset(cls: Any, key: str, value: Any, **target: Any) -> None:
         written.append(value)
@@ -146,4 +150,4 @@ def test_in_the_triggerer_checkpoints_are_written_on_the_loop_not_in_a_thread(mo
     task_key = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1}
     event = run_trigger(FakeAsyncHook(["Running", "Running", "Succeeded"]), task_key=task_key)
     assert event["status"] == "success"
-    assert written == [1, 2, 3]  # one checkpoint per poll that streamed lines
+    assert [cursor["byte_offset"] for cursor in written] == [1, 2, 3]  # one per poll that streamed lines
