@@ -73,7 +73,9 @@ def test_is_completed_decides_the_watch_not_the_status_string():
     from airflow_provider_domino.watching import SUCCESS, Continue, Outcome, watch_step
 
     def step(job: Job) -> Continue | Outcome:
-        return watch_step(job=job, error=None, now=100.0, deadline=None, watch_started_at=0.0, poll_interval=5)
+        return watch_step(
+            job=job, error=None, now=100.0, deadline=None, watch_started_at=0.0, poll_interval=5
+        )
 
     assert isinstance(step(_job("Succeeded", completed=False)), Continue)
     done = step(_job("Succeeded", completed=True))
