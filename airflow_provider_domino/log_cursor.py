@@ -225,6 +225,13 @@ class LogPoll:
             self._cursor = LogCursor(self._mode, dict(self._positions), self._byte_offset)
         return self._cursor
 
+    @cursor.setter
+    def cursor(self, value: LogCursor) -> None:
+        """Move the poll to ``value`` (a driver that reads the log its own way, e.g. a test double)."""
+        self._mode, self._byte_offset = value.mode, value.byte_offset
+        self._positions = dict(value.positions)
+        self._cursor = value
+
     def next_call(self) -> endpoints.ApiCall[Any] | None:
         """The next request of this poll, or ``None`` when the log is caught up."""
         if self._done:

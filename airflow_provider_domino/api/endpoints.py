@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -322,6 +322,19 @@ def get_job_log_page(
         params["latestTimeNano"] = str(latest_time_nano)
     return ApiCall(
         "get_job_logs", "GET", f"{JOBS_BETA}/{segment(job_id)}/logs", _parse_log_page, params=params
+    )
+
+
+def with_log_suffix_range(call: ApiCall[T], max_bytes: int) -> ApiCall[T]:
+    """``call`` (a log page request) also asking a ``text/plain`` server for only the last ``max_bytes``.
+
+    A suffix ``Range`` (``bytes=-N``, RFC 9110): a text server answers 206 with the log's end, or 416
+    when the log is empty; a JSON server ignores it. Used for the tail of a failure message.
+    """
+    return replace(
+        call,
+        headers={**call.headers, "Range": f"bytes=-{max_bytes}"},
+        ok_statuses=call.ok_statuses | {416},
     )
 
 

@@ -67,5 +67,17 @@ def last_lines(text: str, count: int = 20) -> str:
     return "\n".join(shorten_line(line) for line in lines[-count:])
 
 
+def text_log_end(data: bytes, max_bytes: int) -> str:
+    """The last ``max_bytes`` of a text log as text, without the line the window cuts in two.
+
+    ``data`` is what a suffix ``Range`` request brought back: at most ``max_bytes`` from a server that
+    honours it, the whole log from one that does not.
+    """
+    if len(data) >= max_bytes:  # the window starts mid-log: its first line is probably cut
+        data = data[-max_bytes:]
+        data = data[data.find(b"\n") + 1 :]
+    return data.decode("utf-8", "replace")
+
+
 #: Former private name, still imported by the benchmarks.
 _shorten = shorten_line

@@ -31,6 +31,8 @@ _LOG_CHUNK = 256 * 1024
 _LOG_MEDIA_TYPE = "text/plain; charset=utf-8"
 #: ``bytes=N-`` (to the end) or ``bytes=N-M`` (inclusive), the forms clients tailing a log send.
 _BYTE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d+)\s*-\s*(\d*)\s*")
+#: ``bytes=-N``: the last ``N`` bytes (RFC 9110 suffix range; the provider's failure-message tail).
+_SUFFIX_RANGE = re.compile(r"\s*bytes\s*=\s*-\s*(\d+)\s*")
 _DIGITS = re.compile(r"\d{1,19}")
 
 
@@ -73,6 +75,15 @@ def add_log_routes(api: FastAPI, context: EmulatorContext) -> None:
             size = 0
         range_header = request.headers.get("range")
         match = _BYTE_RANGE.fullmatch(range_header) if range_header and not context.ignore_range else None
+        suffix = _SUFFIX_RANGE.fullmatch(range_header) if range_header and not context.ignore_range else None
+        if suffix is not None and int(suffix.group(1)) > 0:
+            if size == 0:
+                return Response(
+                    b"", status_code=416, media_type=_LOG_MEDIA_TYPE, headers={"Content-Range": "bytes */0"}
+                )
+            start = max(0, size - int(suffix.group(1)))
+            headers = {"Content-Range": f"bytes {start}-{size - 1}/{size}"}
+            return _file_response(str(path), start, size - start, 206, headers)
         if match is None:
             if size == 0:
                 return Response(b"", media_type=_LOG_MEDIA_TYPE, headers={"Accept-Ranges": "bytes"})

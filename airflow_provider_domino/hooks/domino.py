@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +15,14 @@ from airflow.sdk import BaseHook
 from airflow_provider_domino import __version__
 from airflow_provider_domino.api import endpoints
 from airflow_provider_domino.api.errors import (
-    DominoAmbiguousRequestError,
     DominoApiError,
     DominoConfigError,
     DominoError,
     DominoNotFoundError,
 )
 from airflow_provider_domino.api.idempotency import key_in_title, random_key, title_with_key
-from airflow_provider_domino.api.models import HardwareTier, Project, split_project_path
+from airflow_provider_domino.api.log_lines import last_lines, text_log_end
+from airflow_provider_domino.api.models import HardwareTier, LogChunk, Project, split_project_path
 from airflow_provider_domino.hooks.connection import DominoConnectionSettings
 from airflow_provider_domino.hooks.retry import RetryPolicy
 from airflow_provider_domino.log_cursor import (
@@ -39,18 +39,17 @@ from airflow_provider_domino.log_cursor import (
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_domino.api.models import GoalLink, Job, JobPage, LogChunk, Tag
+    from airflow_provider_domino.api.models import GoalLink, Job, JobPage, Tag
     from airflow_provider_domino.hooks.transport import AsyncTransport, SyncTransport
 
 log = logging.getLogger(__name__)
 
 #: How many of a project's most recent jobs are searched for an idempotency key.
 IDEMPOTENCY_SCAN_LIMIT = 500
-#: First and longest pause between two look-ups of a job whose start answer was lost.
-START_LOOKUP_FIRST_DELAY = 0.5
-START_LOOKUP_MAX_DELAY = 4.0
 #: Pages per log stream read for the tail shown in a failure message.
 RECENT_LOG_PAGES = 3
+#: Bytes of a text log read for the tail shown in a failure message.
+TAIL_BYTES = 16 * 1024
 
 
 def choose_hardware_tier(value: str, tiers: list[HardwareTier], project_id: str) -> str:
@@ -258,13 +257,21 @@ class DominoHook(BaseHook):
         """
         return self.stream_log(LogPoll(job_id, LogCursor.from_json(cursor), final=final), emit)
 
-    def recent_log_lines(self, job_id: str, count: int = 20, *, since_nano: int | None = None) -> str:
-        """The last lines of the job's stdout, then of its stderr, ``count`` in all (failure messages).
+    def recent_log_lines(
+        self,
+        job_id: str,
+        count: int = 20,
+        *,
+        since_nano: int | None = None,
+        max_bytes: int = TAIL_BYTES,
+    ) -> str:
+        """The last ``count`` lines of the job's output, for failure messages; reads only the log's end.
 
-        Reads at most ``RECENT_LOG_PAGES`` pages per stream; a text log is read once, whole.
-
-        :param since_nano: read from this time on (e.g. shortly before the job ended) rather than from
-            the beginning, so a long log is not read whole for a tail.
+        A JSON log (published): the last lines of stdout, then of stderr, reading at most
+        ``RECENT_LOG_PAGES`` pages per stream from ``since_nano`` on (e.g. shortly before the job ended,
+        so a long log is not read whole). A text log (a ``text/plain`` server): the first request also
+        asks for the last ``max_bytes`` only, with a suffix ``Range`` (a JSON server ignores it); from
+        a server that ignores ``Range`` too, only the end of what it sent is kept.
         """
         tails: list[str] = []
         for stream in ("stdOut", "stdErr"):
@@ -275,11 +282,14 @@ class DominoHook(BaseHook):
             tail: deque[str] = deque(maxlen=count)
             pages = 0
             while pages < RECENT_LOG_PAGES and (call := poll.next_call()) is not None:
-                tail.extend(line for line in poll.take(self._sync.send(call)) if line.strip())
+                if not tails and pages == 0:
+                    call = endpoints.with_log_suffix_range(call, max_bytes)
+                answer = self._sync.send(call)
+                if isinstance(answer, LogChunk):  # a text log holds both streams: its end is the tail
+                    return last_lines(text_log_end(answer.data, max_bytes), count)
+                tail.extend(line for line in poll.take(answer) if line.strip())
                 pages += 1
             tails.extend(tail)
-            if poll.cursor.mode == "text":
-                break  # a text log holds both streams
         return "\n".join(tails[-count:])  # stderr last: errors are what a failure message needs
 
     def start_job(
@@ -301,9 +311,11 @@ class DominoHook(BaseHook):
 
         The idempotency key (a random one when not given) travels in the job's title. If the start
         request fails in a way that means it may have been processed (connection reset after sending,
-        read timeout, 500/502/504), the project's jobs are searched for the key, for up to
+        read timeout, 500/502/504), the project's jobs are searched for *this* key, for up to
         :attr:`start_lookup_window` seconds because the job list may lag behind a job created a moment
-        ago, before the request is sent again, once. An ambiguous failure never creates a second job.
+        ago, before the request is sent again, once (``ownership.submit_exactly_once``). An ambiguous
+        failure never creates a second job and never adopts a job started with another key (the
+        operator uses one key per try).
 
         :param command: the command Domino runs, e.g. ``python train.py --epochs 10``.
         :param hardware_tier_id: the tier's name (default) or id (``is_direct_hardware_tier_id=True``).
@@ -328,38 +340,18 @@ class DominoHook(BaseHook):
             commit_id=commit_id,
             title=title_with_key(title, key),
         )
-        for resend in (False, True):
-            try:
-                return self._sync.send(call)
-            except DominoAmbiguousRequestError as err:
-                existing = self._await_listed_job(key, project)
-                if existing is not None:
-                    log.warning("%s; job %s carrying key %s had been started", err, existing.id, key)
-                    return existing
-                if resend:
-                    raise
-                log.warning(
-                    "%s; no job carries key %s after %.0f s of looking, starting again",
-                    err,
-                    key,
-                    self.start_lookup_window,
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+        from airflow_provider_domino.ownership import submit_exactly_once
+
+        return submit_exactly_once(
+            lambda: self._sync.send(call),
+            lambda: self.find_job_by_keys([key], project),
+            lookup_window=self.start_lookup_window,
+            sleep=time.sleep,
+            clock=time.monotonic,
+        )
 
     #: Seconds an ambiguous start keeps looking for its job in the (possibly lagging) job list.
     start_lookup_window: float = 10.0
-
-    def _await_listed_job(self, key: str, project_id: str) -> Job | None:
-        """The job carrying ``key``, looked up with backoff for :attr:`start_lookup_window` seconds."""
-        deadline = time.monotonic() + self.start_lookup_window
-        delay = START_LOOKUP_FIRST_DELAY
-        while True:
-            existing = self.find_job_by_idempotency_key(key, project_id)
-            remaining = deadline - time.monotonic()
-            if existing is not None or remaining <= 0:
-                return existing
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, START_LOOKUP_MAX_DELAY)
 
     def find_job_by_idempotency_key(
         self, idempotency_key: str, project_id: str | None = None, *, active_only: bool = False
@@ -368,10 +360,17 @@ class DominoHook(BaseHook):
 
         :param active_only: ignore jobs that already ended (a retry after a failure starts afresh).
         """
+        return self.find_job_by_keys([idempotency_key], project_id, active_only=active_only)
+
+    def find_job_by_keys(
+        self, keys: Collection[str], project_id: str | None = None, *, active_only: bool = False
+    ) -> Job | None:
+        """The most recent of the project's last ``IDEMPOTENCY_SCAN_LIMIT`` jobs carrying one of ``keys``."""
+        wanted = set(keys)
         for index, job in enumerate(self.iter_jobs(project_id, page_size=100)):
             if index >= IDEMPOTENCY_SCAN_LIMIT:
                 break
-            if key_in_title(job.title) == idempotency_key and not (active_only and job.is_finished):
+            if key_in_title(job.title) in wanted and not (active_only and job.is_finished):
                 return job
         return None
 

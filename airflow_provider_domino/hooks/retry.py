@@ -180,3 +180,13 @@ def network_failure(call: ApiCall[Any], reason: str, *, maybe_sent: bool) -> Exc
     if maybe_sent and not call.retry_safe:
         return DominoAmbiguousRequestError(call.method, call.path, reason)
     return RetryableFailure(DominoConnectionError(call.method, call.path, reason))
+
+
+#: Retries for stopping a job from ``on_kill``: the triggerer gives a trigger's ``on_kill`` about 30 s
+#: (``[triggerer] on_kill_timeout``) and a worker's SIGTERM grace is short too, so three quick attempts
+#: and a capped ``Retry-After`` keep the whole stop (with :data:`ON_KILL_BUDGET`) well inside that.
+ON_KILL_RETRY_POLICY = RetryPolicy(
+    max_attempts=3, max_elapsed=8.0, backoff_initial=0.5, backoff_max=2.0, retry_after_cap=2.0
+)
+#: Seconds an ``on_kill`` waits for the stop request in all, read timeouts included.
+ON_KILL_BUDGET = 15.0

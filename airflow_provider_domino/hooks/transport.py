@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.cookiejar
 import logging
 import re
 import weakref
@@ -139,12 +140,23 @@ def new_async_client(
         )
     return httpx.AsyncClient(
         base_url=settings.base_url,
+        cookies=_no_cookies(),
         verify=settings.verify,
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         limits=limits,
         headers={"User-Agent": user_agent},
         follow_redirects=False,
     )
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that keeps nothing.
+
+    The client is shared by every trigger in the triggerer that talks to one Domino URL, whatever its
+    connection: a ``Set-Cookie`` answered to one connection's request must never ride along with another
+    connection's requests. Domino's API authenticates every request by its own header and needs no cookie.
+    """
+    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 class AsyncClientBackend:

@@ -13,6 +13,54 @@ def is_templated(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def is_runtime_value(value: Any) -> bool:
+    """True for values only known when the task runs: Jinja templates and task outputs (``XComArg``).
+
+    Duck-typed on what Airflow resolves at run time (``resolve`` and ``iter_references``), so DAG
+    parsing imports nothing more.
+    """
+    return is_templated(value) or (hasattr(value, "resolve") and hasattr(value, "iter_references"))
+
+
+def require_text_unless_runtime(name: str, value: Any) -> None:
+    """Like :func:`require_text`, but a template or an upstream task's output is checked when it runs."""
+    if not is_runtime_value(value):
+        require_text(name, value)
+
+
+def check_names(name: str, value: Any) -> Any:
+    """Tags or goal ids as given: one string (one name), a list of names, a template or a task output.
+
+    Literal names are checked now; a value known only at run time is kept as is for :func:`names_of`.
+    """
+    if is_runtime_value(value) or value is None:
+        return value
+    if isinstance(value, str):
+        require_text(name, value)
+        return value
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise DominoConfigError(f"Parameter '{name}' must be a string or a list of strings, got {value!r}")
+    for item in value:
+        if not is_runtime_value(item):
+            require_text(name, item)
+    return list(value)
+
+
+def names_of(name: str, value: Any) -> list[str]:
+    """The rendered value as a list of names: one string is one name (never a list of characters)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise DominoConfigError(f"Parameter '{name}' must be a string or a list of strings, got {value!r}")
+    names = []
+    for item in value:
+        require_text(name, item)
+        names.append(item)
+    return names
+
+
 def require_text(name: str, value: Any) -> None:
     """``value`` must be a non-blank string."""
     if not isinstance(value, str) or not value.strip():

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, ResumableJobMixin, conf
+from airflow.sdk import BaseOperator, conf
 
+from airflow_provider_domino.api.errors import DominoConfigError
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
 from airflow_provider_domino.operators._validation import (
+    check_names,
     check_project_choice,
     is_templated,
+    names_of,
     require_positive,
     require_text,
+    require_text_unless_runtime,
 )
+from airflow_provider_domino.ownership import STATE_KEY
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
     from airflow_provider_domino.hooks.domino import DominoHook
     from airflow_provider_domino.log_cursor import LogCursor
+    from airflow_provider_domino.ownership import TryIdentity
 
 #: What Airflow passes as ``next_method`` when it fails a deferred task itself (``BaseOperator`` constant).
 TRIGGER_FAIL_REPR = "__fail__"
@@ -38,7 +46,7 @@ RECENT_LINES = 20
 TAIL_WINDOW_NANOS = 120 * 1_000_000_000
 
 
-class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
+class DominoStartJobOperator(BaseOperator):
     """Start a Domino job, then (by default) wait for it and stream its log into the task log.
 
     XCom ``job_id`` and ``job_url`` are pushed right after the start, before waiting. The return value
@@ -46,32 +54,39 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
     ``outputCommitId``, ``startedAt``, ``endedAt``...), so a downstream task can run on this job's
     output: ``commit_id="{{ ti.xcom_pull(task_ids='train', key='job')['outputCommitId'] }}"``.
 
-    A task retry reattaches to the job the previous try started while that job is still running
-    (Airflow's ``task_state_store``, with the job's idempotency key as the fallback) instead of starting
-    a duplicate; a retry after the job failed starts a new one. ``on_kill`` stops the job; in deferrable
-    mode the trigger does so when a user marks the task failed/success or clears it, while a triggerer
-    restart leaves the job running.
+    Which job a try owns is decided in one place, :mod:`airflow_provider_domino.ownership`: a retry
+    after a crash reattaches to the previous try's job while it still runs; a retry after the job
+    failed or was stopped, and any try after a user clear, start a new job (see the README's table).
+    ``on_kill`` stops the job (within a short budget); in deferrable mode the trigger does so when a user
+    marks the task failed/success or clears it, while a triggerer restart leaves the job running.
+    Errors no retry can fix (connection config, credentials, unknown job or project, rejected input)
+    fail the task at once with ``AirflowFailException``.
 
     Tags and goal links are added after the start; if that fails, a warning is logged and the run goes
     on: the job id is never lost over a cosmetic step.
 
-    :param command: the command Domino runs (templated).
+    :param command: the command Domino runs (templated; may be an upstream task's output).
     :param hardware_tier_id: hardware tier ID, or its name unless ``is_direct_hardware_tier_id`` (templated).
     :param project_id: Domino project id (templated). Alternatively ``project``.
     :param project: ``owner/name`` of the project, resolved through the API (templated).
     :param is_direct_hardware_tier_id: ``hardware_tier_id`` is an ID, never a name.
     :param environment_id: compute environment id (templated).
-    :param commit_id: run on this commit, e.g. an upstream job's ``outputCommitId`` (templated).
+    :param commit_id: run on this commit, e.g. an upstream job's ``outputCommitId`` (templated; may be
+        an upstream task's output).
     :param title: job title (templated); defaults to the DAG, task and run, so the job leads back here.
-    :param tags: tag names added to the job after it starts (templated).
-    :param goal_ids: goal ids linked to the job after it starts.
+    :param tags: tag names added to the job after it starts (templated); one string is one tag.
+    :param goal_ids: goal ids linked to the job after it starts (templated); one string is one goal.
     :param wait_for_completion: wait for the job to end; ``False`` starts it and returns.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     :param poll_interval: the longest wait between status checks, in seconds. Checks start 2 s apart and
         slow down to this as the job runs, so short jobs finish quickly and long ones cost few requests.
     :param timeout: seconds the job may take before it is stopped and the task fails.
     :param fetch_logs: stream the job log into the task log while waiting.
-    :param domino_conn_id: the Airflow connection to Domino.
+    :param domino_conn_id: the Airflow connection to Domino (templated).
+    :param reuse_succeeded_job: opt-in, off by default: when an earlier try of this task instance (even
+        before a clear) left a job that succeeded, use it instead of running the work again.
+
+    With ``do_xcom_push=False`` no XCom other than ``job_url`` (read by the job link) is pushed.
     """
 
     template_fields: Sequence[str] = (
@@ -83,36 +98,40 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         "commit_id",
         "title",
         "tags",
+        "goal_ids",
+        "domino_conn_id",
     )
     template_fields_renderers = {"command": "bash"}
     operator_extra_links = (DominoJobLink(),)
     ui_color = "#e8f0fe"
-    external_id_key = "domino_job_id"
+    #: The ``task_state_store`` key holding the job this task instance owns.
+    external_id_key = STATE_KEY
 
     def __init__(
         self,
         *,
-        command: str,
+        command: Any,
         hardware_tier_id: str,
         project_id: str | None = None,
         project: str | None = None,
         is_direct_hardware_tier_id: bool = False,
         environment_id: str | None = None,
-        commit_id: str | None = None,
+        commit_id: Any = None,
         title: str | None = None,
-        tags: Sequence[str] = (),
-        goal_ids: Sequence[str] = (),
+        tags: Any = (),
+        goal_ids: Any = (),
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 30,
         timeout: float | None = None,
         fetch_logs: bool = True,
         domino_conn_id: str = "domino_default",
+        reuse_succeeded_job: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        require_text("command", command)
-        require_text("hardware_tier_id", hardware_tier_id)
+        require_text_unless_runtime("command", command)
+        require_text_unless_runtime("hardware_tier_id", hardware_tier_id)
         require_positive("poll_interval", poll_interval)
         require_positive("timeout", timeout, optional=True)
         check_project_choice(project_id, project)
@@ -124,24 +143,24 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         self.environment_id = environment_id
         self.commit_id = commit_id
         self.title = title
-        self.tags = list(tags)
-        self.goal_ids = list(goal_ids)
+        self.tags = check_names("tags", tags)
+        self.goal_ids = check_names("goal_ids", goal_ids)
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.fetch_logs = fetch_logs
         self.domino_conn_id = domino_conn_id
+        self.reuse_succeeded_job = reuse_succeeded_job
         self.job_id: str | None = None
         #: The project the job runs in: published job details do not name it, so it is kept from the
-        #: start and passed on (stop, tags, trigger, link).
+        #: claim and passed on (stop, tags, trigger, link, XCom ``job``).
         self.job_project_id: str | None = None
         #: How much of the job log was shown (a :class:`~airflow_provider_domino.log_cursor.LogCursor`).
         self._log_cursor: LogCursor | None = None
         #: The last lines shown, for the failure message.
         self._recent_lines: deque[str] = deque(maxlen=RECENT_LINES)
         self._final_job: Job | None = None
-        self._last_seen_job: Job | None = None
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -162,20 +181,8 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             return self.hook.resolve_project(self.project).id
         return self.hook.project_id_or_default(self.project_id)
 
-    def _idempotency_key(self, context: Context) -> str:
-        from airflow_provider_domino.api.idempotency import derive_key
-
-        ti = context["ti"]
-        return derive_key(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
-
-    def _default_title(self, context: Context) -> str:
-        ti = context["ti"]
-        map_index = getattr(ti, "map_index", -1)
-        suffix = f" [{map_index}]" if map_index is not None and map_index >= 0 else ""
-        return f"Airflow {ti.dag_id}.{ti.task_id}{suffix} run {ti.run_id}"
-
     def _job_project_id(self) -> str | None:
-        """The project of the job: the one it was started in, else the one this task names."""
+        """The project of the job: the one it was claimed in, else the one this task names."""
         if self.job_project_id is None:
             from airflow_provider_domino.api.errors import DominoError
 
@@ -185,11 +192,16 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
                 self.log.warning("Could not tell the project of Domino job %s: %s", self.job_id, err)
         return self.job_project_id
 
+    def _default_title(self, context: Context) -> str:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        suffix = f" [{map_index}]" if map_index is not None and map_index >= 0 else ""
+        return f"Airflow {ti.dag_id}.{ti.task_id}{suffix} run {ti.run_id}"
+
     def _publish(self, context: Context, job_id: str) -> None:
         self.job_id = job_id
-        ti = context["ti"]
-        ti.xcom_push(key="job_id", value=job_id)
-        ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(job_id, self._job_project_id()))
+        self._push(context, "job_id", job_id)
+        context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(job_id, self.job_project_id))
 
     def _deadline(self, job: Job, context: Context) -> float | None:
         """Epoch seconds by which the job must end: ``timeout`` from its submission, ``execution_timeout``."""
@@ -203,39 +215,49 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             candidates.append(started + self.execution_timeout.total_seconds())
         return min(candidates) if candidates else None
 
-    # --- start -------------------------------------------------------------------------------
+    # --- which job is this try's ---------------------------------------------------------------
+
+    def _identity(self, context: Context) -> TryIdentity:
+        from airflow_provider_domino.ownership import TryIdentity
+
+        return TryIdentity.of(context["ti"], self.retries)
+
+    def _claim(self, context: Context) -> Job:
+        """This try's job: the previous try's when the rules say so (see ``ownership``), else a new one."""
+        from airflow_provider_domino.ownership import Action, claim, record_job_id, stored_job_id
+
+        self.job_project_id = self._resolved_project_id()
+        verdict = claim(
+            self._identity(context),
+            self.hook,
+            stored_job_id=stored_job_id(context),
+            project_id=self.job_project_id,
+            reuse_succeeded=self.reuse_succeeded_job,
+        )
+        self.log.info("%s", verdict.reason[:1].upper() + verdict.reason[1:])
+        if verdict.action is Action.REATTACH and verdict.job is not None:
+            job = verdict.job
+            self._publish(context, job.id)
+        else:
+            job = self._start(context)
+        record_job_id(context, job.id)
+        return job
 
     def _start(self, context: Context) -> Job:
-        """Start the job (or adopt the one a previous try of this task left running)."""
-        key = self._idempotency_key(context)
-        project_id = self._resolved_project_id()
-        self.job_project_id = project_id
-        ti = context["ti"]
-        if getattr(ti, "try_number", 1) > 1:
-            # A previous try may have started a job without recording it (the worker died in between).
-            existing = self.hook.find_job_by_idempotency_key(key, project_id)
-            if existing is not None and (existing.is_active or existing.is_success):
-                self.log.info(
-                    "Reattaching to Domino job %s (%s) started by a previous try",
-                    existing.id,
-                    existing.raw_status,
-                )
-                self._publish(context, existing.id)
-                return existing
+        """Start a new job carrying this try's idempotency key (so only this try can ever adopt it)."""
         job = self.hook.start_job(
             self.command,
             self.hardware_tier_id,
-            project_id,
+            self.job_project_id,
             is_direct_hardware_tier_id=self.is_direct_hardware_tier_id,
             environment_id=self.environment_id,
             commit_id=self.commit_id,
             title=self.title or self._default_title(context),
-            idempotency_key=key,
+            idempotency_key=self._identity(context).key(),
         )
         self._publish(context, job.id)
-        self.log.info(
-            "Started Domino job %s (%s): %s", job.id, job.raw_status, self.hook.job_url(job.id, project_id)
-        )
+        url = self.hook.job_url(job.id, self.job_project_id)
+        self.log.info("Started Domino job %s (%s): %s", job.id, job.raw_status, url)
         self._decorate(job.id)
         return job
 
@@ -257,76 +279,96 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
     # --- execute -----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
-        if not self.wait_for_completion:
-            return self._start(context).id
-        if self.deferrable:
-            return self._execute_deferrable(context)
-        return self.execute_resumable(context)
+        with fail_fast():
+            self._check_rendered()
+            job = self._claim(context)
+            if not self.wait_for_completion:
+                return job.id
+            if self.deferrable:
+                return self._wait_deferred(job, context)
+            return self._watch_on_worker(job, context)
 
-    # ResumableJobMixin: the sync path, with reattach on retry through task_state_store.
+    def _check_rendered(self) -> None:
+        """Check the values Jinja or an upstream task supplied; the parse-time checks skipped them."""
+        require_text("command", self.command)
+        require_text("hardware_tier_id", self.hardware_tier_id)
+        require_text("domino_conn_id", self.domino_conn_id)
+        self.tags = names_of("tags", self.tags)
+        self.goal_ids = names_of("goal_ids", self.goal_ids)
+        if self.commit_id is not None and not isinstance(self.commit_id, str):
+            raise DominoConfigError(f"Parameter 'commit_id' must be a string, got {self.commit_id!r}")
 
-    def submit_job(self, context: Context) -> str:
-        return self._start(context).id
+    def _watch_on_worker(self, job: Job, context: Context) -> str:
+        """Poll on the worker until the job ends (sync mode); every decision is ``watch_step``'s."""
+        from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.watching import Outcome, watch_step
 
-    def get_job_status(self, external_id: Any, context: Context) -> str:
-        self._last_seen_job = self.hook.get_job(str(external_id))
-        return self._last_seen_job.status_text
-
-    def _job_with_status(self, status: str) -> Job | None:
-        """The job :meth:`get_job_status` just read, whose ``isCompleted`` a status string cannot carry."""
-        job = self._last_seen_job
-        return job if job is not None and job.status_text == status else None
-
-    def is_job_active(self, status: str) -> bool:
-        job = self._job_with_status(status)
-        if job is not None:
-            return job.is_active
-        from airflow_provider_domino.api.status import JobStatus
-
-        return JobStatus.parse(status).is_active
-
-    def is_job_succeeded(self, status: str) -> bool:
-        job = self._job_with_status(status)
-        if job is not None:
-            return job.is_success
-        from airflow_provider_domino.api.status import JobStatus
-
-        return JobStatus.parse(status).is_success
-
-    def poll_until_complete(self, external_id: Any, context: Context) -> str:  # type: ignore[override]
-        job_id = str(external_id)
-        if self.job_id != job_id:
-            self._publish(context, job_id)
-        from airflow_provider_domino.api.polling import next_poll_delay
-
-        job = self.hook.get_job(job_id)
         deadline = self._deadline(job, context)
         watch_started = time.time()
-        while not job.is_finished:
-            self._stream_logs(job_id, final=False)
-            now = time.time()
-            if deadline is not None and now >= deadline:
-                self._stop_for_timeout(job_id)
-            delay = next_poll_delay(self.poll_interval, now - watch_started)
-            time.sleep(max(0.0, min(delay, float("inf") if deadline is None else deadline - now)))
-            job = self.hook.get_job(job_id)
-        self._stream_logs(job_id, final=True)
-        self._finish(context, job)
-        # Airflow's mixin returns this value directly when it reconnects on a retry.
-        return self._succeed(context, job)
+        current: Job | None = job
+        error: DominoError | None = None
+        while True:
+            if current is not None:
+                self._stream_logs(job.id, final=current.is_finished)
+            step = watch_step(
+                job=current,
+                error=error,
+                now=time.time(),
+                deadline=deadline,
+                watch_started_at=watch_started,
+                poll_interval=self.poll_interval,
+                jitter=random.random(),
+            )
+            if isinstance(step, Outcome):
+                return self._conclude(
+                    context, job.id, step.kind, step.message, retryable=step.retryable, job=step.job
+                )
+            if step.warning:
+                self.log.warning("Domino job %s: %s", job.id, step.warning)
+            time.sleep(step.delay)
+            try:
+                current, error = self.hook.get_job(job.id), None
+            except DominoError as err:
+                current, error = None, err
 
-    def get_job_result(self, external_id: Any, context: Context) -> str:
-        if self._final_job is not None and self._final_job.id == str(external_id):
-            return self._final_job.id
-        job = self.hook.get_job(str(external_id))
-        if self.job_id != job.id:
-            self._publish(context, job.id)
-        return self._succeed(context, job)
+    def _conclude(
+        self,
+        context: Context,
+        job_id: str,
+        kind: str,
+        message: str,
+        *,
+        retryable: bool,
+        stopped: bool = False,
+        job: Job | None = None,
+    ) -> str:
+        """Turn how the watch ended (worker loop or trigger event) into the task's outcome.
+
+        :param job: the job as the watch last saw it, if it is current; fetched otherwise.
+        """
+        from airflow_provider_domino.api.errors import DominoError, DominoJobTimeoutError
+        from airflow_provider_domino.watching import FAILED, SUCCESS, TIMEOUT
+
+        if kind == SUCCESS:
+            return self._succeed(context, job or self.hook.get_job(job_id))
+        if kind == FAILED:
+            self._finish(context, job or self.hook.get_job(job_id))
+        if kind == TIMEOUT:
+            if not stopped:
+                self.hook.stop_job(job_id, self._job_project_id())
+            if "stopped" not in message:
+                message = f"Domino job {job_id} did not finish within its timeout; it was stopped"
+            raise DominoJobTimeoutError(job_id, "Stopped", message, self._log_tail(job_id))
+        if not retryable:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(message)
+        raise DominoError(message)
 
     def _succeed(self, context: Context, job: Job) -> str:
         """Record the final job details (XCom ``job``) and return the job id (XCom ``return_value``)."""
         self._final_job = job
-        context["ti"].xcom_push(key="job", value=self._job_summary(job))
+        self._push(context, "job", self._job_summary(job))
         return job.id
 
     def _job_summary(self, job: Job) -> dict[str, Any]:
@@ -334,6 +376,11 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         summary = job.to_dict()
         summary["projectId"] = summary.get("projectId") or self.job_project_id
         return summary
+
+    def _push(self, context: Context, key: str, value: Any) -> None:
+        """An XCom of this task, unless the DAG author turned them off with ``do_xcom_push=False``."""
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key=key, value=value)
 
     def _stream_logs(self, job_id: str, *, final: bool) -> None:
         if not self.fetch_logs:
@@ -353,23 +400,12 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         finally:
             self._log_cursor = poll.cursor  # every line emitted so far, even after a failed page
 
-    def _stop_for_timeout(self, job_id: str) -> None:
-        from airflow_provider_domino.api.errors import DominoJobTimeoutError
-
-        self.hook.stop_job(job_id, self._job_project_id())
-        raise DominoJobTimeoutError(
-            job_id,
-            "Stopped",
-            f"Domino job {job_id} did not finish within its timeout; it was stopped",
-            self._log_tail(job_id),
-        )
-
     def _finish(self, context: Context, job: Job) -> None:
         """Raise with the log tail unless the job succeeded."""
         from airflow_provider_domino.api.errors import DominoJobFailedError
 
         if not job.is_success:
-            context["ti"].xcom_push(key="job", value=self._job_summary(job))
+            self._push(context, "job", self._job_summary(job))
             raise DominoJobFailedError(
                 job.id,
                 job.status_text,
@@ -378,28 +414,23 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             )
 
     def _log_tail(self, job_id: str, job: Job | None = None, lines: int = RECENT_LINES) -> str:
-        """The last log lines for a failure message: those shown, else a short read of the log's end."""
+        """The last log lines for a failure message: those shown, else a read of the log's end only."""
         from airflow_provider_domino.api.errors import DominoError
         from airflow_provider_domino.api.log_lines import last_lines
-        from airflow_provider_domino.log_cursor import TEXT, timestamp_nanos
+        from airflow_provider_domino.log_cursor import timestamp_nanos
 
         if self._recent_lines:
             return last_lines("\n".join(self._recent_lines), lines)
+        ended = timestamp_nanos(job.ended_at) if job is not None and job.ended_at else None
+        since = ended - TAIL_WINDOW_NANOS if ended else None
         try:
-            cursor = self._log_cursor
-            if cursor is not None and cursor.mode == TEXT:
-                chunk = self.hook.get_job_log_tail(job_id, max(0, cursor.byte_offset - 16 * 1024))
-                return last_lines(chunk.data.decode("utf-8", "replace"), lines)
-            ended = timestamp_nanos(job.ended_at) if job is not None and job.ended_at else None
-            since = ended - TAIL_WINDOW_NANOS if ended else None
             return last_lines(self.hook.recent_log_lines(job_id, lines, since_nano=since), lines)
         except DominoError:
             return ""
 
     # --- deferrable path -------------------------------------------------------------------------
 
-    def _execute_deferrable(self, context: Context) -> Any:
-        job = self._reattach_or_start(context)
+    def _wait_deferred(self, job: Job, context: Context) -> Any:
         if not job.is_finished:
             job = self.hook.get_job(job.id)
         if job.is_finished:
@@ -407,25 +438,6 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             self._finish(context, job)
             return self._succeed(context, job)
         self._defer(job, context)
-
-    def _reattach_or_start(self, context: Context) -> Job:
-        store = context.get("task_state_store")
-        previous = store.get(self.external_id_key) if store is not None else None
-        if previous:
-            job = self.hook.get_job(str(previous))
-            if job.is_active or job.is_success:
-                self.log.info(
-                    "Reattaching to Domino job %s (%s) started by a previous try", job.id, job.raw_status
-                )
-                self._publish(context, job.id)
-                return job
-            self.log.info(
-                "Domino job %s of a previous try ended %s; starting a new one", job.id, job.raw_status
-            )
-        job = self._start(context)
-        if store is not None:
-            store.set(self.external_id_key, job.id)
-        return job
 
     def _defer(self, job: Job, context: Context) -> None:
         from airflow_provider_domino.triggers.domino import DominoJobTrigger, task_key_of
@@ -446,7 +458,7 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
                 deadline=deadline,
                 log_cursor=cursor,
                 fetch_logs=self.fetch_logs,
-                project_id=self._job_project_id() or job.project_id,
+                project_id=self.job_project_id or job.project_id,
                 watch_started_at=_epoch(job.submitted_at) or time.time(),
                 task_key=task_key_of(context),
             ),
@@ -459,25 +471,21 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         from airflow_provider_domino.log_cursor import LogCursor
         from airflow_provider_domino.triggers.domino import validate_event
 
-        payload = validate_event(event, expected_job_id=self.job_id or None)
-        job_id = payload["job_id"]
-        self.job_id = job_id
-        self.job_project_id = payload.get("project_id") or self.job_project_id
-        self._log_cursor = LogCursor.from_json(payload.get("log_cursor", payload.get("log_offset")))
-        self._recent_lines.extend(str(line) for line in payload.get("log_tail") or ())
-        if payload["status"] == "success":
-            return self._succeed(context, self.hook.get_job(job_id))
-        if payload["status"] == "failed":
-            self._finish(context, self.hook.get_job(job_id))
-        if payload["status"] == "timeout":
-            if not payload.get("job_stopped"):
-                self.hook.stop_job(job_id, self._job_project_id())
-            from airflow_provider_domino.api.errors import DominoJobTimeoutError
-
-            raise DominoJobTimeoutError(job_id, "Stopped", payload["message"], self._log_tail(job_id))
-        from airflow_provider_domino.api.errors import DominoError
-
-        raise DominoError(payload["message"])
+        with fail_fast():
+            payload = validate_event(event, expected_job_id=self.job_id or None)
+            job_id = payload["job_id"]
+            self.job_id = job_id
+            self.job_project_id = payload.get("project_id") or self.job_project_id
+            self._log_cursor = LogCursor.from_json(payload.get("log_cursor", payload.get("log_offset")))
+            self._recent_lines.extend(str(line) for line in payload.get("log_tail") or ())
+            return self._conclude(
+                context,
+                job_id,
+                payload["status"],
+                payload["message"],
+                retryable=payload.get("retryable", True) is not False,
+                stopped=bool(payload.get("job_stopped")),
+            )
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Stop the job when Airflow fails the deferral itself (trigger timed out or crashed), then fail."""
@@ -486,29 +494,85 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
             if job_id:
                 self.job_id = job_id
                 self.log.warning("The deferral of Domino job %s failed; stopping the job", job_id)
+                self._job_project_id()
                 self.on_kill()
         return super().resume_execution(next_method, next_kwargs, context)
 
     def _recorded_job_id(self, context: Context) -> str | None:
-        """The job this try started, as recorded before deferring (a resumed task has no memory of it)."""
-        store = context.get("task_state_store")
-        recorded = store.get(self.external_id_key) if store is not None else None
+        """The job this try owns, as recorded before deferring (a resumed task has no memory of it).
+
+        ``task_state_store`` first, then the ``job_id`` XCom (a resumed try keeps its XComs), then the
+        project's jobs carrying this try's key.
+        """
+        from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.ownership import stored_job_id
+
+        recorded = stored_job_id(context)
         if not recorded:
             ti = context["ti"]
             recorded = ti.xcom_pull(task_ids=ti.task_id, key="job_id", map_indexes=ti.map_index)
+        if not recorded:
+            try:
+                job = self.hook.find_job_by_keys([self._identity(context).key()], self.project_id)
+            except DominoError:
+                job = None
+            recorded = job.id if job is not None else None
         return str(recorded) if recorded else None
 
     def on_kill(self) -> None:
-        """The task was killed on the worker (sync mode): stop the Domino job it started."""
+        """The task was killed: stop the Domino job it owns, within a short, bounded time."""
         if not self.job_id:
             return
-        from airflow_provider_domino.api.errors import DominoError
+        stop_within_budget(self.domino_conn_id, self.job_id, self.job_project_id, self.log)
 
+
+def stop_within_budget(conn_id: str, job_id: str, project_id: str | None, log: Any) -> None:
+    """Stop ``job_id`` with ``ON_KILL_RETRY_POLICY``, giving up after ``ON_KILL_BUDGET`` seconds.
+
+    Runs in a daemon thread so a Domino that does not answer cannot hold the killed task past its grace
+    period; the thread dies with the process.
+    """
+    import threading
+
+    from airflow_provider_domino.api.errors import DominoError
+    from airflow_provider_domino.hooks.domino import DominoHook
+    from airflow_provider_domino.hooks.retry import ON_KILL_BUDGET, ON_KILL_RETRY_POLICY
+
+    hook = DominoHook(conn_id, retry_policy=ON_KILL_RETRY_POLICY, caller="DominoStartJobOperator.on_kill")
+    result: dict[str, Any] = {}
+
+    def stop() -> None:
         try:
-            self.hook.stop_job(self.job_id, self._job_project_id())
-            self.log.info("Stopped Domino job %s because the task was killed", self.job_id)
+            hook.stop_job(job_id, project_id)
+            result["stopped"] = True
         except DominoError as err:
-            self.log.error("Could not stop Domino job %s: %s", self.job_id, err)
+            result["error"] = err
+
+    thread = threading.Thread(target=stop, name=f"stop-domino-job-{job_id}", daemon=True)
+    thread.start()
+    thread.join(ON_KILL_BUDGET)
+    if result.get("stopped"):
+        log.info("Stopped Domino job %s because the task was killed", job_id)
+    elif "error" in result:
+        log.error("Could not stop Domino job %s: %s", job_id, result["error"])
+    else:
+        log.error("Could not stop Domino job %s: no answer within %.0f s", job_id, ON_KILL_BUDGET)
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Errors no retry can fix (config, auth, 404, bad input) fail the task without using its retries."""
+    from airflow_provider_domino.api.errors import DominoError
+    from airflow_provider_domino.watching import retry_cannot_fix
+
+    try:
+        yield
+    except DominoError as err:
+        if not retry_cannot_fix(err):
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(err)) from err
 
 
 def _epoch(timestamp: str | None) -> float | None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
-from airflow_provider_domino.operators._validation import require_positive, require_text
+from airflow_provider_domino.operators._validation import (
+    require_positive,
+    require_text,
+    require_text_unless_runtime,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -18,7 +22,9 @@ if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
     from airflow_provider_domino.hooks.domino import DominoHook
 
-#: ``task_state_store`` key of the log cursor, so a rescheduled sensor does not show lines again.
+#: ``task_state_store`` key of the log cursor, so a rescheduled sensor does not show lines again. The value
+#: names the job it belongs to (``{"job_id", "cursor"}``): a sensor whose ``job_id`` renders to another job
+#: (a cleared upstream started a new one) starts that job's log from the beginning.
 LOG_CURSOR_STATE_KEY = "domino_log_cursor"
 
 
@@ -29,22 +35,23 @@ class DominoJobSensor(BaseSensorOperator):
     or Error: the sensor fails (or is skipped with ``soft_fail=True``). The sensor never stops the job it
     watches: it did not start it.
 
-    :param job_id: the Domino job to watch (templated).
+    :param job_id: the Domino job to watch (templated; may be an upstream task's output, e.g.
+        ``DominoJobSensor(job_id=start.output)`` after a ``DominoStartJobOperator`` that does not wait).
     :param project_id: the job's project (templated, optional). Published job details do not name their
         project; with it, the "Domino Job" link opens the job's page (``/jobs/{owner}/{project}/{id}``).
-    :param domino_conn_id: the Airflow connection to Domino.
+    :param domino_conn_id: the Airflow connection to Domino (templated).
     :param fetch_logs: stream the job log into the task log while waiting.
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = ("job_id", "project_id")
+    template_fields: Sequence[str] = ("job_id", "project_id", "domino_conn_id")
     operator_extra_links = (DominoJobLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(
         self,
         *,
-        job_id: str,
+        job_id: Any,
         project_id: str | None = None,
         domino_conn_id: str = "domino_default",
         fetch_logs: bool = False,
@@ -52,7 +59,7 @@ class DominoJobSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        require_text("job_id", job_id)
+        require_text_unless_runtime("job_id", job_id)
         require_positive("poke_interval", self.poke_interval)
         self.job_id = job_id
         self.project_id = project_id
@@ -69,9 +76,19 @@ class DominoJobSensor(BaseSensorOperator):
         return self._hook
 
     def execute(self, context: Context) -> Any:
-        context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(self.job_id, self.project_id))
-        if not self.deferrable:
-            return super().execute(context)
+        from airflow_provider_domino.operators.domino import fail_fast
+
+        with fail_fast():
+            require_text("job_id", self.job_id)
+            require_text("domino_conn_id", self.domino_conn_id)
+            context["ti"].xcom_push(
+                key=JOB_URL_XCOM_KEY, value=self.hook.job_url(self.job_id, self.project_id)
+            )
+            if not self.deferrable:
+                return super().execute(context)
+            return self._defer_unless_ended(context)
+
+    def _defer_unless_ended(self, context: Context) -> Any:
         job = self.hook.get_job(self.job_id)
         if job.is_finished:
             if self.fetch_logs:
@@ -100,19 +117,40 @@ class DominoJobSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        job = self.hook.get_job(self.job_id)
-        if self.fetch_logs:
+        """One status check, judged by the shared watch step (Airflow's sensor loop owns the timeout)."""
+        from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.watching import Outcome, watch_step
+
+        job: Job | None = None
+        error: DominoError | None = None
+        try:
+            job = self.hook.get_job(self.job_id)
+        except DominoError as err:
+            error = err
+        if job is not None and self.fetch_logs:
             self._stream_logs(context, final=job.is_finished)
-        if not job.is_finished:
+        now = time.time()
+        step = watch_step(
+            job=job, error=error, now=now, deadline=None, watch_started_at=now, poll_interval=1.0
+        )
+        if isinstance(step, Outcome):
+            if step.job is None:
+                self._fail(step.message, retryable=step.retryable)
+            return PokeReturnValue(is_done=True, xcom_value=self._outcome(step.job))
+        if step.warning:
+            self.log.warning("Domino job %s: %s", self.job_id, step.warning)
+        elif job is not None:
             self.log.info("Domino job %s is %s", self.job_id, job.status_text)
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=self._outcome(job))
+        return False
 
     def _stored_cursor(self, context: Context) -> dict[str, Any] | None:
-        """The log cursor a previous poke left in ``task_state_store`` (``None``: nothing shown yet)."""
+        """The log cursor a previous poke left in ``task_state_store`` for *this* job (``None``: none)."""
         store = context.get("task_state_store")
         stored = store.get(LOG_CURSOR_STATE_KEY) if store is not None else None
-        return stored if isinstance(stored, dict) else None
+        if isinstance(stored, dict) and stored.get("job_id") == self.job_id:
+            cursor = stored.get("cursor")
+            return cursor if isinstance(cursor, dict) else None
+        return None
 
     def _stream_logs(self, context: Context, *, final: bool) -> None:
         """New log lines since the last poke; the cursor lives in ``task_state_store`` across reschedules."""
@@ -131,7 +169,7 @@ class DominoJobSensor(BaseSensorOperator):
         self._log_cursor = poll.cursor  # kept in memory too, for a run without task_state_store
         store = context.get("task_state_store")
         if store is not None and poll.cursor != start:
-            store.set(LOG_CURSOR_STATE_KEY, poll.cursor.to_json())
+            store.set(LOG_CURSOR_STATE_KEY, {"job_id": self.job_id, "cursor": poll.cursor.to_json()})
 
     def _outcome(self, job: Job) -> dict[str, Any]:
         """The job details on success; a failing (or, with soft_fail, skipping) exception otherwise."""
@@ -146,6 +184,18 @@ class DominoJobSensor(BaseSensorOperator):
             raise AirflowSkipException(message)
         raise AirflowFailException(message)
 
+    def _fail(self, message: str, *, retryable: bool) -> NoReturn:
+        """Domino answered in a way no later check changes (or the watch timed out)."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from airflow_provider_domino.api.errors import DominoError
+
+        if self.soft_fail:
+            raise AirflowSkipException(message)
+        if not retryable:
+            raise AirflowFailException(message)
+        raise DominoError(message)
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -155,6 +205,8 @@ class DominoJobSensor(BaseSensorOperator):
         payload = validate_event(event, expected_job_id=self.job_id)
         if payload["status"] in ("success", "failed"):
             return self._outcome(self.hook.get_job(self.job_id))
-        if self.soft_fail:
-            raise AirflowSkipException(payload["message"])
-        raise AirflowFailException(payload["message"])
+        if payload["status"] == "timeout":
+            if self.soft_fail:
+                raise AirflowSkipException(payload["message"])
+            raise AirflowFailException(payload["message"])
+        self._fail(payload["message"], retryable=payload.get("retryable", True) is not False)

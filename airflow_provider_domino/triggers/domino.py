@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.api.models import Job
 
 TRIGGER_PATH = "airflow_provider_domino.triggers.domino.DominoJobTrigger"
 
@@ -21,10 +25,18 @@ LOG_CHECKPOINT_XCOM_KEY = "domino_log_cursor"
 EVENT_LOG_TAIL_LINES = 20
 #: Longest line carried in the event (the event is stored in the metadata database).
 EVENT_LOG_TAIL_CHARS = 1000
-#: Seconds between checkpoints while lines keep coming (one also happens whenever the trigger stops).
-LOG_CHECKPOINT_INTERVAL = 30.0
+#: Seconds between checkpoints while lines keep coming. Zero: after every poll that streamed lines, so a
+#: triggerer crash shows at most one poll's lines twice. Lines are checkpointed only after they were
+#: written, so none is ever lost.
+LOG_CHECKPOINT_INTERVAL = 0.0
+#: Longest wait for one checkpoint write; a slow write is abandoned (the next poll writes again).
+LOG_CHECKPOINT_TIMEOUT = 5.0
+#: Longest wait for the checkpoint when a trigger starts (a triggerer taking over many triggers at once
+#: answers slowly); without it the log starts from the offset in the trigger's kwargs.
+LOG_CHECKPOINT_READ_TIMEOUT = 30.0
 
-#: Event statuses; the operator and sensor map them to task outcomes.
+#: Event statuses (the watch step's outcome kinds); the operator and sensor map them to task outcomes.
+#: An ``error`` event carries ``retryable``: false when no retry of the task can help.
 SUCCESS, FAILED, TIMEOUT, ERROR = "success", "failed", "timeout", "error"
 EVENT_STATUSES = frozenset({SUCCESS, FAILED, TIMEOUT, ERROR})
 
@@ -34,10 +46,12 @@ class DominoJobTrigger(BaseTrigger):
 
     Serialized with primitives only (job id, connection id, poll interval, deadline, log cursor), so a
     triggerer restart or a move to another triggerer rebuilds it and it carries on where it was. The log
-    cursor is also checkpointed (an XCom of the task, whenever the trigger stops and every 30 s while
-    lines come), so a rebuilt trigger does not show lines again; only after a triggerer crash can up to
-    30 s of lines be shown twice. Nothing is ever skipped. Transient API errors are retried, logged and
-    survived until the deadline. All triggers in one triggerer share one keep-alive HTTP client.
+    cursor is also checkpointed (an XCom of the task, after every poll that streamed lines), so a
+    rebuilt trigger does not show lines again; only after a triggerer crash can the lines of one poll be
+    shown twice. Nothing is ever skipped. What each status check means (transient
+    error, deadline, end) is decided by :func:`~airflow_provider_domino.watching.watch_step`, shared
+    with the worker loop; a log endpoint error is logged and never ends the watch. All triggers in one
+    triggerer share one keep-alive HTTP client (without cookies).
 
     :param job_id: the Domino job to watch.
     :param domino_conn_id: Airflow connection id (never a secret).
@@ -50,7 +64,7 @@ class DominoJobTrigger(BaseTrigger):
     :param project_id: the job's project, sent with a stop (published job details do not name it).
     :param stop_on_timeout: stop the Domino job at the deadline (operators); sensors leave it alone.
     :param task_key: ``dag_id``, ``task_id``, ``run_id``, ``map_index`` of the deferred task, where the
-        log offset is checkpointed (the triggerer also knows it; ``dag.test()`` does not).
+        log cursor is checkpointed (the triggerer also knows it; ``dag.test()`` does not).
     :param watch_started_at: epoch seconds when watching began; checks start 2 s apart and slow down
         to ``poll_interval`` as time passes (see :mod:`airflow_provider_domino.api.polling`).
     """
@@ -84,6 +98,7 @@ class DominoJobTrigger(BaseTrigger):
         self.task_key = task_key
         self._checkpointed_cursor = self.log_cursor
         self._checkpointed_at = 0.0
+        self._last_log_error: str | None = None
         self._recent_lines: deque[str] = deque(maxlen=EVENT_LOG_TAIL_LINES)
         #: The most log entries the server has returned in one page (a shorter page is caught up).
         self._log_full_page = 0
@@ -111,8 +126,9 @@ class DominoJobTrigger(BaseTrigger):
         return DominoHook(self.domino_conn_id, caller="DominoJobTrigger")
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_domino.api.errors import DominoApiError, DominoConfigError, DominoError
+        from airflow_provider_domino.api.errors import DominoError
         from airflow_provider_domino.log_cursor import may_have_new_lines
+        from airflow_provider_domino.watching import TIMEOUT, Outcome, watch_step
 
         hook = self._hook()
         if self.watch_started_at is None:
@@ -122,37 +138,52 @@ class DominoJobTrigger(BaseTrigger):
         watcher, watch = self._register_with_watcher()
         try:
             while True:
-                job = None
+                job: Job | None = None
+                error: DominoError | None = None
                 try:
+                    # Coalesced: the status the project's watcher last saw (``None`` before its first
+                    # round); otherwise this job's own route.
                     job = watch.take() if watch is not None else await hook.aget_job(self.job_id)
                     if job is not None:
                         self.project_id = self.project_id or job.project_id  # a flat job names it
-                        if self.fetch_logs and may_have_new_lines(job):
-                            await self._stream_logs(hook, final=job.is_finished)
-                except (DominoConfigError, DominoApiError) as err:
-                    if not _is_transient(err):
-                        yield self._event(ERROR, str(err))
-                        return
-                    self.log.warning("Domino job %s: %s; will check again", self.job_id, err)
                 except DominoError as err:
-                    self.log.warning("Domino job %s: %s; will check again", self.job_id, err)
-                else:
-                    if job is not None and job.is_finished:
-                        status = SUCCESS if job.is_success else FAILED
-                        message = f"Domino job {self.job_id} ended {job.status_text}"
-                        summary = job.to_dict()
-                        summary["projectId"] = summary.get("projectId") or self.project_id
-                        yield self._event(status, message, job_status=job.status_text, job=summary)
+                    error = err
+                if job is not None and self.fetch_logs and may_have_new_lines(job):
+                    await self._stream_logs(hook, final=job.is_finished)
+                if job is None and error is None:  # no round has seen the job yet
+                    if self.deadline is not None and time.time() >= self.deadline:
+                        yield await self._timeout(hook)
                         return
-                    if job is not None:
-                        self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
-                if self.deadline is not None and time.time() >= self.deadline:
-                    yield await self._timeout(hook)
+                    await watch.wait(self._desired_delay())
+                    continue
+                step = watch_step(
+                    job=job,
+                    error=error,
+                    now=time.time(),
+                    deadline=self.deadline,
+                    watch_started_at=self.watch_started_at,
+                    poll_interval=self.poll_interval,
+                    jitter=random.random(),
+                )
+                if isinstance(step, Outcome):
+                    if step.kind == TIMEOUT:
+                        yield await self._timeout(hook)
+                    elif step.job is not None:
+                        ended = step.job
+                        summary = ended.to_dict()
+                        summary["projectId"] = summary.get("projectId") or self.project_id
+                        yield self._event(step.kind, step.message, job_status=ended.status_text, job=summary)
+                    else:
+                        yield self._event(step.kind, step.message, retryable=step.retryable)
                     return
+                if step.warning:
+                    self.log.warning("Domino job %s: %s", self.job_id, step.warning)
+                elif job is not None:
+                    self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
                 if watch is not None:
-                    await watch.wait(self._next_sleep())  # woken early when a round sees the job end
+                    await watch.wait(step.delay)  # woken early when a round sees the job end
                 else:
-                    await asyncio.sleep(self._next_sleep())
+                    await asyncio.sleep(step.delay)
         finally:
             if watcher is not None and watch is not None:
                 watcher.unregister(watch)
@@ -166,9 +197,11 @@ class DominoJobTrigger(BaseTrigger):
             return None, None
         from airflow_provider_domino.status_watcher import watch_job
 
-        return watch_job(self.domino_conn_id, self.project_id, self.job_id, self._next_sleep, self._hook)
+        return watch_job(self.domino_conn_id, self.project_id, self.job_id, self._desired_delay, self._hook)
 
-    def _next_sleep(self) -> float:
+    def _desired_delay(self) -> float:
+        """Seconds this trigger wants between status checks from now on (the watcher's rounds follow
+        the most eager trigger), never past the deadline."""
         from airflow_provider_domino.api.polling import next_poll_delay
 
         now = time.time()
@@ -178,6 +211,8 @@ class DominoJobTrigger(BaseTrigger):
         return max(0.0, min(delay, self.deadline - now))
 
     async def _stream_logs(self, hook: Any, *, final: bool) -> None:
+        """New log lines into the task log, then a checkpoint. Never raises: logs never decide the outcome."""
+        from airflow_provider_domino.api.errors import DominoError
         from airflow_provider_domino.log_cursor import LogPoll
 
         def emit(line: str) -> None:
@@ -187,6 +222,10 @@ class DominoJobTrigger(BaseTrigger):
         poll = LogPoll(self.job_id, self.log_cursor, final=final, full_page=self._log_full_page)
         try:
             await hook.astream_log(poll, emit)
+        except DominoError as err:
+            if str(err) != self._last_log_error:  # once per distinct error, not once per poll
+                self.log.warning("Could not fetch the log of Domino job %s: %s", self.job_id, err)
+                self._last_log_error = str(err)
         finally:
             self.log_cursor = poll.cursor  # every line emitted so far, even after a failed page
             self._log_full_page = poll.full_page
@@ -212,11 +251,13 @@ class DominoJobTrigger(BaseTrigger):
         try:
             from airflow.sdk.execution_time.xcom import XCom
 
-            # The sync XCom API from a worker thread works with every supervisor (the triggerer's and
-            # dag.test()'s in-process one, which has no async channel).
-            saved = await asyncio.to_thread(XCom.get_one, key=LOG_CHECKPOINT_XCOM_KEY, **target)
+            if _supervisor_speaks_async():
+                read = XCom.aget_one(key=LOG_CHECKPOINT_XCOM_KEY, **target)
+            else:  # dag.test()'s in-process supervisor has no async channel: the sync API in a thread
+                read = asyncio.to_thread(XCom.get_one, key=LOG_CHECKPOINT_XCOM_KEY, **target)
+            saved = await asyncio.wait_for(read, LOG_CHECKPOINT_READ_TIMEOUT)
         except Exception as err:  # a checkpoint is an optimisation: never fail the watch over it
-            self.log.debug("No log checkpoint for Domino job %s: %s", self.job_id, err)
+            self.log.info("No log checkpoint for Domino job %s: %r", self.job_id, err)
             return
         from airflow_provider_domino.log_cursor import LogCursor
 
@@ -226,7 +267,7 @@ class DominoJobTrigger(BaseTrigger):
             self.log_cursor = self._checkpointed_cursor = checkpoint
 
     async def _checkpoint(self) -> None:
-        """Record the streamed offset (as an XCom of the task) if it moved since the last checkpoint."""
+        """Record the log cursor (as an XCom of the task) if it moved since the last checkpoint."""
         target = self._xcom_target()
         if target is None or self.log_cursor == self._checkpointed_cursor:
             return
@@ -235,10 +276,17 @@ class DominoJobTrigger(BaseTrigger):
             from airflow.sdk.execution_time.xcom import XCom
 
             cursor = self.log_cursor
-            await asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, cursor.to_json(), **target)
+            value = cursor.to_json()
+            if _supervisor_speaks_async():
+                # On the loop: a write cut short by a shutdown is simply cancelled. A thread blocked on
+                # the same write would hold the triggerer's exit (the loop waits for its threads).
+                write = XCom.aset(LOG_CHECKPOINT_XCOM_KEY, value, **target)
+            else:  # dag.test()'s in-process supervisor has no async channel
+                write = asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, value, **target)
+            await asyncio.wait_for(write, LOG_CHECKPOINT_TIMEOUT)
             self._checkpointed_cursor = cursor
         except Exception as err:
-            self.log.debug("Could not checkpoint the log offset of Domino job %s: %s", self.job_id, err)
+            self.log.warning("Could not checkpoint the log cursor of Domino job %s: %r", self.job_id, err)
 
     async def _timeout(self, hook: Any) -> TriggerEvent:
         from airflow_provider_domino.api.errors import DominoError
@@ -270,15 +318,27 @@ class DominoJobTrigger(BaseTrigger):
         return TriggerEvent(payload)
 
     async def on_kill(self) -> None:
-        """The user marked the deferred task failed/success or cleared it: stop the Domino job."""
-        from airflow_provider_domino.api.errors import DominoError
+        """The user marked the deferred task failed/success or cleared it: stop this trigger's job.
 
-        hook = self._hook()
+        Only ``self.job_id``, the job this try owns: a try that follows a clear always starts a job of
+        its own (see ``ownership``), so this never stops a successor's job. Stopping uses a short retry
+        policy and an overall budget that fit well inside the triggerer's ``on_kill_timeout``.
+        """
+        from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.hooks.domino import DominoHook
+        from airflow_provider_domino.hooks.retry import ON_KILL_BUDGET, ON_KILL_RETRY_POLICY
+
+        hook = DominoHook(
+            self.domino_conn_id, retry_policy=ON_KILL_RETRY_POLICY, caller="DominoJobTrigger.on_kill"
+        )
         try:
-            await hook.astop_job(self.job_id, self.project_id)
+            await asyncio.wait_for(hook.astop_job(self.job_id, self.project_id), ON_KILL_BUDGET)
             self.log.info("Stopped Domino job %s because its task was killed", self.job_id)
         except DominoError as err:
             self.log.error("Could not stop Domino job %s: %s", self.job_id, err)
+        except asyncio.TimeoutError:
+            budget = ON_KILL_BUDGET
+            self.log.error("Could not stop Domino job %s: no answer within %.0f s", self.job_id, budget)
         finally:
             await hook.aclose()
 
@@ -286,18 +346,20 @@ class DominoJobTrigger(BaseTrigger):
         """Release local resources only; the Domino job keeps running.
 
         A triggerer restart or redistribution ends triggers this way too, so stopping the job here
-        would kill healthy work. The log offset is checkpointed so the trigger's next incarnation does
-        not stream the same lines again.
+        would kill healthy work. Nothing is written here: the log cursor was checkpointed after every
+        poll that streamed lines, and an XCom write from a loop that is being cancelled can hang until
+        the triggerer is killed. So a shutdown is as quick as with Airflow's own triggers.
         """
-        if self.fetch_logs:
-            await self._checkpoint()
         await super().cleanup()
 
 
-def _is_transient(err: Exception) -> bool:
-    """API errors that retries already gave up on but a later poll may not see (429, 5xx)."""
-    status = getattr(err, "status", None)
-    return isinstance(status, int) and (status == 429 or status >= 500)
+def _supervisor_speaks_async() -> bool:
+    """Whether this process's supervisor channel has an async side (the triggerer's does)."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+    except ImportError:  # pragma: no cover
+        return False
+    return callable(getattr(getattr(task_runner, "SUPERVISOR_COMMS", None), "asend", None))
 
 
 def task_key_of(context: Any) -> dict[str, Any]:

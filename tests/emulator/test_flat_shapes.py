@@ -146,7 +146,10 @@ def test_text_logs_grow_while_running_and_honour_range(flat: EmulatorProcess, fl
     assert window.headers["Content-Range"] == f"bytes 7-13/{len(full)}"
     past_end = flat.api("GET", path, headers={"Range": "bytes=7-9999"})
     assert past_end.status_code == 206 and past_end.content == full[7:]
-    other_form = flat.api("GET", path, headers={"Range": "bytes=-5"})
+    suffix = flat.api("GET", path, headers={"Range": "bytes=-5"})  # the last 5 bytes (failure-message tail)
+    assert suffix.status_code == 206 and suffix.content == full[-5:]
+    assert suffix.headers["Content-Range"] == f"bytes {len(full) - 5}-{len(full) - 1}/{len(full)}"
+    other_form = flat.api("GET", path, headers={"Range": "lines=1-2"})
     assert other_form.status_code == 200 and other_form.content == full
 
     flat.set_faults({"ignore_range": True})
@@ -169,6 +172,8 @@ def test_pending_job_has_an_empty_text_log(flat: EmulatorProcess, flat_project: 
         assert empty.status_code == 200 and empty.text == ""
         ranged = flat.api("GET", path, headers={"Range": "bytes=0-"})
         assert ranged.status_code == 416 and ranged.headers["Content-Range"] == "bytes */0"
+        suffix = flat.api("GET", path, headers={"Range": "bytes=-5"})
+        assert suffix.status_code == 416 and suffix.headers["Content-Range"] == "bytes */0"
     finally:
         flat.stop_all_jobs()
 

@@ -46,6 +46,8 @@ def test_template_fields_and_defaults():
         "commit_id",
         "title",
         "tags",
+        "goal_ids",
+        "domino_conn_id",
     } <= set(op.template_fields)
     assert (op.wait_for_completion, op.poll_interval, op.timeout, op.fetch_logs, op.domino_conn_id) == (
         True,
@@ -64,3 +66,50 @@ def test_template_fields_and_defaults():
 def test_sensor_rejects(overrides, parameter):
     with pytest.raises(DominoConfigError, match=parameter):
         DominoJobSensor(**{"task_id": "s", "job_id": "job-1", **overrides})
+
+
+def test_task_outputs_are_accepted_and_checked_when_the_task_runs():
+    """``DominoJobSensor(job_id=start.output)`` and ``command=some_task()`` parse."""
+    from airflow.sdk import DAG, task
+
+    with DAG("parse_task_outputs", schedule=None):
+
+        @task
+        def make_command() -> str:
+            return "python train.py"
+
+        start = DominoStartJobOperator(
+            task_id="start",
+            hardware_tier_id="small",
+            command=make_command(),
+            commit_id=make_command(),
+            tags=make_command(),
+            goal_ids=make_command(),
+            wait_for_completion=False,
+        )
+        sensor = DominoJobSensor(task_id="sense", job_id=start.output, deferrable=True)
+    assert sensor.job_id is not None and start.command is not None
+
+
+def test_one_string_is_one_tag():
+    from airflow_provider_domino.operators._validation import names_of
+
+    op = DominoStartJobOperator(**GOOD, tags="nightly", goal_ids="goal-1")
+    assert names_of("tags", op.tags) == ["nightly"]
+    assert names_of("goal_ids", op.goal_ids) == ["goal-1"]
+    assert names_of("tags", "{{ params.tag }}") == ["{{ params.tag }}"]  # rendered later: still one tag
+    assert names_of("tags", ["a", "b"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "parameter"),
+    [({"tags": ["ok", ""]}, "'tags'"), ({"tags": 5}, "'tags'"), ({"goal_ids": [None]}, "'goal_ids'")],
+)
+def test_literal_tags_and_goals_are_checked_at_parse_time(overrides, parameter):
+    with pytest.raises(DominoConfigError, match=parameter):
+        DominoStartJobOperator(**{**GOOD, **overrides})
+
+
+def test_sensor_templates_its_connection():
+    fields = set(DominoJobSensor(task_id="s", job_id="job-1").template_fields)
+    assert fields == {"job_id", "project_id", "domino_conn_id"}

@@ -68,9 +68,17 @@ def test_succeeded_job_publishes_0_1_keys_plus_number_and_project():
     assert summary["endedAt"].startswith("2026-11-26T10:01:00")
 
 
-def test_status_string_round_trip_keeps_is_completed():
-    op = _operator()
-    op._last_seen_job = _job("Succeeded", completed=False)  # as get_job_status just read it
-    assert op.is_job_active("Succeeded") and not op.is_job_succeeded("Succeeded")
-    op._last_seen_job = _job("Succeeded", completed=True)
-    assert not op.is_job_active("Succeeded") and op.is_job_succeeded("Succeeded")
+def test_is_completed_decides_the_watch_not_the_status_string():
+    """The watch step shared by the worker loop and the trigger reads ``isCompleted``, not the status."""
+    from airflow_provider_domino.watching import SUCCESS, Continue, Outcome, watch_step
+
+    def step(job: Job) -> Continue | Outcome:
+        return watch_step(
+            job=job, error=None, now=100.0, deadline=None, watch_started_at=0.0, poll_interval=5
+        )
+
+    assert isinstance(step(_job("Succeeded", completed=False)), Continue)
+    done = step(_job("Succeeded", completed=True))
+    assert isinstance(done, Outcome) and done.kind == SUCCESS
+    failed = step(_job("Running", completed=True))
+    assert isinstance(failed, Outcome) and failed.kind != SUCCESS and "ended Running" in failed.message

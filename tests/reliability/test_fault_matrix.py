@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_domino.api.idempotency import derive_key
+from airflow_provider_domino.ownership import try_key
 from tests.reliability.support import (
     active_jobs,
     jobs_by_key,
@@ -185,7 +185,7 @@ def _check_outcome(run: dict[str, Any], emulator: Any) -> None:
 
     by_key = jobs_by_key(emulator)
     expected_keys = {
-        derive_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index): key for key, ti in tis.items()
+        try_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number): key for key, ti in tis.items()
     }
     duplicates = {key: [job["id"] for job in jobs] for key, jobs in by_key.items() if len(jobs) > 1}
     orphans = [job["id"] for key, jobs in by_key.items() if key not in expected_keys for job in jobs]

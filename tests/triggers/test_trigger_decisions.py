@@ -1,0 +1,153 @@
+"""Unit tier for the trigger's loop around ``watch_step``: a fake hook, no HTTP, milliseconds each."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from airflow_provider_domino.api import errors
+from airflow_provider_domino.api.models import Job
+from airflow_provider_domino.triggers.domino import DominoJobTrigger
+
+
+class FakeAsyncHook:
+    """Answers status checks from a script; the log endpoint can be made to fail every time."""
+
+    def __init__(self, statuses: list[Any], log_error: Exception | None = None) -> None:
+        self.statuses = list(statuses)
+        self.log_error = log_error
+        self.log_calls = 0
+        self.stops: list[str] = []
+        self.closed = False
+
+    async def aget_job(self, job_id: str) -> Job:
+        answer = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return Job.from_api({"id": job_id, "status": answer, "projectId": "p1"})
+
+    async def astream_log(self, poll: Any, emit: Any) -> Any:
+        """One line per poll; the cursor moves one byte (a text log) per line."""
+        from dataclasses import replace
+
+        self.log_calls += 1
+        if self.log_error is not None:
+            raise self.log_error
+        emit(f"poll {self.log_calls}")
+        poll.cursor = replace(poll.cursor, mode="text", byte_offset=poll.cursor.byte_offset + 1)
+        return poll.cursor
+
+    async def astop_job(self, job_id: str, project_id: str | None = None) -> None:
+        self.stops.append(job_id)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def run_trigger(hook: FakeAsyncHook, **kwargs: Any) -> dict[str, Any]:
+    trigger = DominoJobTrigger("job-1", poll_interval=0.001, **kwargs)
+    trigger._hook = lambda: hook  # type: ignore[method-assign]
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("no event")
+
+    return asyncio.run(first_event())
+
+
+def forbidden(path: str = "/api/jobs/beta/jobs/job-1/logs") -> errors.DominoAuthError:
+    return errors.DominoAuthError("GET", path, 403, "forbidden")
+
+
+@pytest.mark.parametrize("log_error", [forbidden(), errors.DominoNotFoundError("GET", "/logs", 404, "gone")])
+def test_a_log_endpoint_error_never_fails_a_job_that_succeeded(log_error):
+    hook = FakeAsyncHook(["Running", "Running", "Succeeded"], log_error=log_error)
+    event = run_trigger(hook)
+    assert (event["status"], event["job_status"]) == ("success", "Succeeded")
+    assert hook.log_calls == 3 and hook.closed
+
+
+def test_transient_status_errors_are_survived():
+    unavailable = errors.DominoServerError("GET", "/api/jobs/beta/jobs/job-1", 503, "busy")
+    event = run_trigger(FakeAsyncHook([unavailable, "Running", unavailable, "Failed"]))
+    assert (event["status"], event["job_status"]) == ("failed", "Failed")
+
+
+def test_an_error_no_retry_can_fix_ends_with_a_non_retryable_event():
+    event = run_trigger(FakeAsyncHook([forbidden("/api/jobs/beta/jobs/job-1")]))
+    assert event["status"] == "error" and event["retryable"] is False and "HTTP 403" in event["message"]
+
+
+def test_the_deadline_stops_the_job_and_says_so():
+    hook = FakeAsyncHook(["Running"])
+    event = run_trigger(hook, deadline=0.0)
+    assert event["status"] == "timeout" and event["job_stopped"] is True and hook.stops == ["job-1"]
+
+
+def test_a_sensor_trigger_never_stops_the_job_it_watches():
+    hook = FakeAsyncHook(["Running"])
+    event = run_trigger(hook, deadline=0.0, stop_on_timeout=False)
+    assert event["status"] == "timeout" and hook.stops == []
+
+
+def test_on_kill_gives_up_within_its_budget(monkeypatch):
+    """A Domino that never answers cannot hold the triggerer's on_kill past its budget."""
+    from airflow_provider_domino.hooks import retry
+    from airflow_provider_domino.hooks.domino import DominoHook
+
+    async def hangs(self: Any, job_id: str, project_id: str | None = None) -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(DominoHook, "astop_job", hangs)
+    monkeypatch.setattr(retry, "ON_KILL_BUDGET", 0.05)
+    trigger = DominoJobTrigger("job-1", project_id="p1")
+    asyncio.run(asyncio.wait_for(trigger.on_kill(), 5))  # returns (logged), does not hang or raise
+
+
+def test_on_kill_uses_the_short_retry_policy(monkeypatch):
+    from airflow_provider_domino.hooks.domino import DominoHook
+    from airflow_provider_domino.hooks.retry import ON_KILL_RETRY_POLICY
+
+    policies: list[Any] = []
+
+    async def records(self: Any, job_id: str, project_id: str | None = None) -> None:
+        policies.append(self.retry_policy)
+
+    monkeypatch.setattr(DominoHook, "astop_job", records)
+    asyncio.run(DominoJobTrigger("job-1", project_id="p1").on_kill())
+    assert policies == [ON_KILL_RETRY_POLICY]
+    assert ON_KILL_RETRY_POLICY.max_elapsed + ON_KILL_RETRY_POLICY.retry_after_cap < 30
+
+
+def test_in_the_triggerer_checkpoints_are_written_on_the_loop_not_in_a_thread(monkeypatch):
+    """A write from a thread can outlive a cancelled loop and hold the triggerer's exit; on the loop it can't."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.xcom import XCom
+
+    class AsyncComms:
+        async def asend(self, msg: Any) -> None:
+            raise AssertionError("XCom.aset is replaced in this test")
+
+    written: list[dict[str, Any]] = []
+
+    async def aset(cls: Any, key: str, value: Any, **target: Any) -> None:
+        written.append(value)
+
+    async def aget_one(cls: Any, **target: Any) -> None:
+        return None
+
+    def in_a_thread(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the sync XCom API was used from a thread")
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", AsyncComms(), raising=False)
+    monkeypatch.setattr(XCom, "aset", classmethod(aset))
+    monkeypatch.setattr(XCom, "aget_one", classmethod(aget_one))
+    monkeypatch.setattr(XCom, "set", in_a_thread)
+    monkeypatch.setattr(XCom, "get_one", in_a_thread)
+    task_key = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1}
+    event = run_trigger(FakeAsyncHook(["Running", "Running", "Succeeded"]), task_key=task_key)
+    assert event["status"] == "success"
+    assert [cursor["byte_offset"] for cursor in written] == [1, 2, 3]  # one per poll that streamed lines
