@@ -106,6 +106,8 @@ def variant_config(name: str) -> dict[str, Any]:
 
 
 TICK = 0.05
+
+
 #: A job that writes a few lines while it runs (for the logs-on variants). A shell with ``sleep``: a
 #: thousand Python interpreters starting at once would swamp a 2-core machine before measuring began.
 def writing_command(seconds: float) -> str:
