@@ -482,10 +482,25 @@ class CallbackTimer:
 
     def __init__(self) -> None:
         self.longest = 0.0
+        #: The longest garbage collection (any generation), and how many full (generation 2) ran.
+        self.longest_gc = 0.0
+        self.full_collections = 0
+        self._gc_started = 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+            return
+        spent = time.perf_counter() - self._gc_started
+        self.longest_gc = max(self.longest_gc, spent)
+        if info.get("generation") == 2:
+            self.full_collections += 1
 
     def install(self) -> CallbackTimer:
         import asyncio.events
+        import gc
 
+        gc.callbacks.append(self._on_gc)
         timer = self
         original_run = asyncio.events.Handle._run
 

@@ -222,7 +222,8 @@ async def _tail(config: dict[str, Any]) -> dict[str, Any]:
     state["log_requests"] = 0
     lags: list[float] = []
     stop = asyncio.Event()
-    timer.longest = 0.0
+    timer.longest = timer.longest_gc = 0.0
+    timer.full_collections = 0
 
     async def ticker() -> None:
         while not stop.is_set():
@@ -252,6 +253,8 @@ async def _tail(config: dict[str, Any]) -> dict[str, Any]:
         "lag_p99": percentile(lags, 99),
         "lag_max": max(lags, default=float("nan")),
         "longest_callback": timer.longest,
+        "longest_gc": timer.longest_gc,
+        "full_collections": timer.full_collections,
     }
     await hook.aclose()
     return result
