@@ -182,15 +182,28 @@ class ProjectStatusWatcher:
                 err,
             )
             listed = {}
-        missing = [job_id for job_id in wanted if job_id not in listed]
-        fetched = await asyncio.gather(*(self._fetch(hook, job_id) for job_id in missing))
         results: dict[str, tuple[Job | None, Exception | None]] = {
             job_id: (job, None) for job_id, job in listed.items() if job_id in wanted
         }
+        missing = []
+        for job_id in wanted - listed.keys():
+            ended = self._already_ended(job_id)
+            if ended is not None:  # read once on its route; its trigger has not left yet
+                results[job_id] = (ended, None)
+            else:
+                missing.append(job_id)
+        fetched = await asyncio.gather(*(self._fetch(hook, job_id) for job_id in missing))
         results.update(zip(missing, fetched, strict=True))
         for job_id, (job, error) in results.items():
             for watch in self._watches.get(job_id, ()):
                 watch.deliver(job, error)
+
+    def _already_ended(self, job_id: str) -> Job | None:
+        """The finished job a previous round delivered, if any: an ended job never changes again."""
+        for watch in self._watches.get(job_id, ()):
+            if watch.latest is not None and watch.latest.is_finished:
+                return watch.latest
+        return None
 
     async def _list_active(self, hook: Any) -> dict[str, Job]:
         """Every active job of the project, by id, paging until the last page."""

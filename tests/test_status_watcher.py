@@ -173,3 +173,20 @@ def test_watchers_are_per_connection_and_project_and_stop_when_the_last_job_leav
         assert all(hook.closed for hook in hooks) and len(hooks) == 2
 
     asyncio.run(main())
+
+
+def test_an_ended_job_is_read_on_its_route_once_however_many_rounds_its_trigger_takes_to_leave():
+    async def main() -> list[str]:
+        fake = FakeDomino()
+        fake.add("j0")
+        watcher = ProjectStatusWatcher("conn", "p1", lambda: fake)
+        watch = watcher.register("j0", lambda: 60.0)
+        assert watcher._task is not None
+        watcher._task.cancel()
+        fake.finish("j0", "out")
+        for _ in range(3):  # the trigger is busy with its last log read and has not unregistered
+            await watcher.run_round(fake)
+        assert watch.latest is not None and watch.latest.output_commit_id == "out"
+        return fake.calls
+
+    assert asyncio.run(main()) == ["list 0", "get j0", "list 0", "list 0"]
