@@ -44,5 +44,11 @@ def test_2500_lines_stream_exactly_once_sync_and_deferred(run_dag, emulator):
     log_reads = [e for e in emulator.requests_log() if e["endpoint"] == "get_job_logs"]
     assert log_reads and all("logType=" in e["query"] for e in log_reads)  # always named
     # Each job's 2,500 stdout lines needed several capped pages, each from the previous page's end.
-    paged = [e for e in log_reads if "logType=stdOut" in e["query"] and "latestTimeNano=" in e["query"]]
+    # All streams come in one ``logType=complete`` request per page (the sync path and the trigger alike).
+    paged = [
+        e
+        for e in log_reads
+        if ("logType=stdOut" in e["query"] or "logType=complete" in e["query"])
+        and "latestTimeNano=" in e["query"]
+    ]
     assert len(paged) >= 2 * (LINES // emulator.settings()["logPageCap"])
