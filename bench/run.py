@@ -30,7 +30,18 @@ import triggerer_scale
 from common import BENCH_DIR, WorkDir, machine_info, provider_revision
 
 BENCHMARKS = ("scale", "latency", "requests", "logs", "parse")
-DEFAULT_SCALE_VARIANTS = ["ours", "ours_logs", "per_poll_client", "threads", "pool64", "gated8"]
+DEFAULT_SCALE_VARIANTS = [
+    "ours",
+    "ours_logs",
+    "ours_httpx",
+    "coalesced",
+    "coalesced_logs",
+    "databricks",
+    "per_poll_client",
+    "threads",
+    "pool64",
+    "gated8",
+]
 
 FULL: dict[str, dict[str, Any]] = {
     "scale": {"triggers": 1000, "job_seconds": 40.0, "poll": 2.0},
