@@ -365,7 +365,7 @@ class _SharedAsyncClients:
 
 
 #: The library the provider sends with, chosen by measurement (``bench/RESULTS.md``): at 300 triggers
-#: aiohttp cost 0.64 CPU ms per poll against httpx's 1.88 in the same run.
+#: aiohttp cost 0.67 CPU ms per request against httpx's 1.69 in the same run (run A).
 DEFAULT_BACKEND: AsyncClientBackend = AiohttpBackend()
 SHARED_ASYNC_CLIENTS = _SharedAsyncClients()
 
