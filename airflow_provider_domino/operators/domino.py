@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, ResumableJobMixin, conf
+from airflow.sdk import BaseOperator
 
+from airflow_provider_domino._compat import ResumableJobMixin, conf
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
 from airflow_provider_domino.operators._validation import (
     check_project_choice,

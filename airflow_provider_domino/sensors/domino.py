@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_domino._compat import conf
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
 from airflow_provider_domino.operators._validation import require_positive, require_text
 
@@ -123,7 +124,7 @@ class DominoJobSensor(BaseSensorOperator):
         """The job details on success; a failing (or, with soft_fail, skipping) exception otherwise."""
         if job.status.is_success:
             return job.to_dict()
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from airflow_provider_domino._compat import AirflowFailException, AirflowSkipException
 
         message = f"Domino job {job.id} ended {job.raw_status}"
         if self.soft_fail:
@@ -132,8 +133,7 @@ class DominoJobSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
+        from airflow_provider_domino._compat import AirflowFailException, AirflowSkipException
         from airflow_provider_domino.triggers.domino import validate_event
 
         payload = validate_event(event, expected_job_id=self.job_id)
