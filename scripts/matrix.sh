@@ -51,7 +51,7 @@ for minor in "${VERSIONS[@]}"; do
     ".matrix/$minor/bin/python" -m pytest $TESTS $PYTEST_ARGS 2>&1 | tee ".matrix/$minor/pytest.log"
     status=${PIPESTATUS[0]}
     t2=$(date +%s)
-    summary=$(grep -E "^=+ .*(passed|failed|error).* in " ".matrix/$minor/pytest.log" | tail -1 | tr -d '=' | xargs)
+    summary=$(grep -E "(passed|failed|error).* in [0-9.]+s" ".matrix/$minor/pytest.log" | tail -1 | tr -d '=' | xargs)
     echo "| $minor | $version | ${summary:-no summary (exit $status)} | $((t1 - t0)) s | $((t2 - t1)) s |" \
         | tee -a "$RESULTS"
     [ "$status" -eq 0 ] || overall=1
