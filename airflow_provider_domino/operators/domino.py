@@ -288,7 +288,23 @@ class DominoStartJobOperator(ResumableJobMixin, BaseOperator):
         """Record the final job details (XCom ``job``) and return the job id (XCom ``return_value``)."""
         self._final_job = job
         context["ti"].xcom_push(key="job", value=job.to_dict())
+        self._announce_success(context, job)
         return job.id
+
+    def _announce_success(self, context: Context, job: Job) -> None:
+        """Name the job and its output commit in the outlets' asset events (and to OpenLineage)."""
+        from airflow_provider_domino.assets import SucceededJob, annotate_outlet_events
+
+        self._succeeded_job = SucceededJob.of(
+            job, project_id=job.project_id or self.project_id, job_url=self.hook.job_url(job.id)
+        )
+        annotate_outlet_events(context, self.outlets, self._succeeded_job, self.log)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Called by OpenLineage (when installed): the Domino job as this task's run."""
+        from airflow_provider_domino.openlineage import operator_lineage
+
+        return operator_lineage(getattr(self, "_succeeded_job", None))
 
     def _stream_logs(self, job_id: str, *, final: bool) -> None:
         if not self.fetch_logs:

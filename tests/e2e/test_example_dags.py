@@ -38,6 +38,9 @@ EXPECTED_TASKS = {
         "train",
         "evaluate",
     },
+    # A pair on the asset demo_churn_model: tests/e2e/test_assets.py runs them end to end.
+    "domino_model_producer": {"prepare", "train"},
+    "domino_model_consumer": {"model_commit", "evaluate"},
 }
 
 
