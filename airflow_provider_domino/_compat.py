@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 try:  # Airflow 3.2+
     from airflow.sdk import conf as conf
 except ImportError:  # Airflow 3.1
-    from airflow.configuration import conf as conf  # type: ignore[no-redef]
+    from airflow.configuration import conf as conf  # type: ignore[no-redef,assignment]
 
 try:  # Airflow 3.2+
     from airflow.sdk.exceptions import AirflowFailException as AirflowFailException
@@ -38,6 +38,26 @@ except ImportError:  # Airflow 3.1
         AirflowSkipException as AirflowSkipException,
     )
 
+
+class _ResumableJobFallback:
+    """Stand-in for Airflow 3.3's ``ResumableJobMixin`` on 3.1 and 3.2: submit, poll, return.
+
+    The operator implements the mixin's methods either way. Without ``task_state_store`` a retry cannot
+    read back the job id of the previous try; the operator's idempotency-key lookup finds that job.
+    """
+
+    external_id_key = "remote_job_id"
+
+    def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.durable = durable
+
+    def execute_resumable(self, context: Any) -> Any:
+        external_id = self.submit_job(context)  # type: ignore[attr-defined]
+        self.poll_until_complete(external_id, context)  # type: ignore[attr-defined]
+        return self.get_job_result(external_id, context)  # type: ignore[attr-defined]
+
+
 if TYPE_CHECKING:
     from airflow.sdk import ResumableJobMixin as ResumableJobMixin
 
@@ -48,25 +68,7 @@ else:
 
         HAS_RESUMABLE_JOB_MIXIN = True
     except ImportError:  # Airflow 3.1, 3.2
-
-        class ResumableJobMixin:
-            """Stand-in for Airflow 3.3's mixin: submit, poll, return; no ``task_state_store``.
-
-            The operator implements the mixin's methods either way. Here a retry does not read back
-            the job id of the previous try; the operator's idempotency-key lookup finds that job instead.
-            """
-
-            external_id_key = "remote_job_id"
-
-            def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
-                super().__init__(**kwargs)
-                self.durable = durable
-
-            def execute_resumable(self, context: Any) -> Any:
-                external_id = self.submit_job(context)
-                self.poll_until_complete(external_id, context)
-                return self.get_job_result(external_id, context)
-
+        ResumableJobMixin = _ResumableJobFallback
         HAS_RESUMABLE_JOB_MIXIN = False
 
 

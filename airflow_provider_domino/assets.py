@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from logging import Logger
 
     from airflow_provider_domino.api.models import Job
 
@@ -65,7 +64,7 @@ class SucceededJob:
 
 
 def annotate_outlet_events(
-    context: Mapping[str, Any], outlets: Iterable[Any], job: SucceededJob, log: Logger
+    context: Mapping[str, Any], outlets: Iterable[Any], job: SucceededJob, log: Any
 ) -> int:
     """Add the job to the ``extra`` of every outlet asset's event; returns how many were annotated.
 
