@@ -44,10 +44,11 @@ def test_nothing_is_imported_without_the_extra():
         from airflow_provider_domino.decorators.domino import domino_task
         import airflow_provider_domino.sensors.domino, airflow_provider_domino.triggers.domino
 
-        class Events(dict):
-            def __missing__(self, key):
-                self[key] = type("Event", (), {"extra": {}})()
-                return self[key]
+        class Events:  # Airflow's outlet_events: one accessor per asset (3.1's Asset is not hashable)
+            def __init__(self):
+                self.by_name = {}
+            def __getitem__(self, asset):
+                return self.by_name.setdefault(asset.name, type("Event", (), {"extra": {}})())
 
         asset = Asset("lineage_blocked")
         op = DominoStartJobOperator(task_id="t", command="echo", hardware_tier_id="small", outlets=[asset])

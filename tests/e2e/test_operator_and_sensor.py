@@ -46,7 +46,7 @@ def test_success_paths(run_dag, emulator):
             wait_for_completion=False,
         )
         background_2 = DominoStartJobOperator(
-            task_id="background_2", command="python print_lines.py 6 0.5", hardware_tier_id="small",
+            task_id="background_2", command="python print_lines.py 6 1", hardware_tier_id="small",
             wait_for_completion=False,
         )
         sense_deferred = DominoJobSensor(
