@@ -23,17 +23,21 @@ RESULTS=.matrix/results.md
 mkdir -p .matrix
 overall=0
 
-fingerprint() { sha256sum pyproject.toml | cut -c1-16; }
+# Optional pins per minor release (pip -c), for what an unconstrained install of that release gets wrong.
+constraints_of() { [ -f "scripts/matrix-constraints-$1.txt" ] && echo "scripts/matrix-constraints-$1.txt"; }
+fingerprint() { cat pyproject.toml $(constraints_of "$1") | sha256sum | cut -c1-16; }
 
 install() {  # $1 = minor release; echoes nothing, returns pip's status
     local venv=".matrix/$1" stamp=".matrix/$1/.installed"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(fingerprint)" ]; then
+    local pins
+    pins=$(constraints_of "$1")
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(fingerprint "$1")" ]; then
         return 0
     fi
     [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv" || return 1
     "$venv/bin/python" -m pip install -q --upgrade pip || return 1
-    "$venv/bin/python" -m pip install -q -e ".[test]" "apache-airflow~=$1.0" || return 1
-    fingerprint >"$stamp"
+    "$venv/bin/python" -m pip install -q -e ".[test]" "apache-airflow~=$1.0" ${pins:+-c "$pins"} || return 1
+    fingerprint "$1" >"$stamp"
 }
 
 for minor in "${VERSIONS[@]}"; do
