@@ -21,6 +21,7 @@ TESTS="${MATRIX_TESTS:-tests/e2e tests/triggers tests/decorators tests/test_open
 PYTEST_ARGS="${MATRIX_PYTEST_ARGS:--q -p no:cacheprovider}"
 RESULTS=.matrix/results.md
 mkdir -p .matrix
+[ -f "$RESULTS" ] || printf '| minor | Airflow | pytest | install | tests |\n|---|---|---|---|---|\n' >"$RESULTS"
 overall=0
 
 # Optional pins per minor release (pip -c), for what an unconstrained install of that release gets wrong.
