@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.bases.decorator import TaskDecorator
 
+    from airflow_provider_domino.api.models import Job
+
 #: What ``command`` holds until the task runs and the function returns the real one.
 COMMAND_SET_AT_RUN_TIME = "(set when the task runs: the return value of the decorated function)"
 
@@ -99,13 +101,18 @@ class DominoDecoratedOperator(DecoratedOperator, DominoStartJobOperator):
             )
         return command
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        """Resume after the trigger fired; the command shown in the UI is the one the job ran."""
-        job = event.get("job") if isinstance(event, dict) else None
-        if isinstance(job, dict) and isinstance(job.get("command"), str):
-            self.command = job["command"]
-        return super().execute_complete(context, event)
+    def _succeed(self, context: Context, job: Job) -> str:
+        self._show_command(job)
+        return super()._succeed(context, job)
 
+    def _finish(self, context: Context, job: Job) -> None:
+        self._show_command(job)
+        super()._finish(context, job)
+
+    def _show_command(self, job: Job) -> None:
+        """After a deferral the task is a fresh object: show the command the job ran, not the placeholder."""
+        if self.command == COMMAND_SET_AT_RUN_TIME and job.command:
+            self.command = job.command
 
 def domino_task(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> TaskDecorator:
     """``@task.domino(...)``: run the command the decorated function returns as a Domino job.

@@ -63,6 +63,59 @@ def test_decorated_task_carries_every_operator_parameter():
     assert {"op_args", "op_kwargs", "project", "commit_id"} <= set(op.template_fields)
 
 
+def test_every_operator_parameter_passes_through_the_decorator():
+    """Each keyword of ``DominoStartJobOperator.__init__`` (but ``command``) reaches the operator as given.
+
+    The parameter list is read from the operator's signature, so a parameter added there and not covered
+    here fails this test. Task outputs (``XComArg``) and templates are accepted where the operator takes
+    them, and the templated fields stay templated.
+    """
+    import inspect
+
+    from airflow.sdk import task
+
+    from airflow_provider_domino.operators.domino import DominoStartJobOperator
+
+    signature = inspect.signature(DominoStartJobOperator.__init__)
+    names = {p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY} - {"command"}
+    given: dict = {
+        "hardware_tier_id": "gpu",
+        "project_id": "{{ params.project_id }}",
+        "is_direct_hardware_tier_id": True,
+        "environment_id": "env-1",
+        "title": "nightly train",
+        "tags": "{{ params.tag }}",
+        "goal_ids": "{{ params.goal }}",
+        "wait_for_completion": False,
+        "deferrable": True,
+        "poll_interval": 5,
+        "timeout": 600,
+        "fetch_logs": False,
+        "domino_conn_id": "{{ params.conn }}",
+        "reuse_succeeded_job": True,
+    }
+    # ``project`` is the alternative to ``project_id`` (one or the other); ``commit_id`` is a task output.
+    assert names == set(given) | {"project", "commit_id"}
+
+    with _dag("decorator_parse_every_parameter") as dag:
+
+        @task
+        def pick_commit() -> str:
+            return "commit-1"
+
+        @task.domino(**given, commit_id=pick_commit())
+        def train() -> str:
+            return "python train.py"
+
+        train()
+
+    op = dag.get_task("train")
+    for name, value in given.items():
+        assert getattr(op, name) == value, name
+    assert op.upstream_task_ids == {"pick_commit"}  # the XComArg made it an upstream task
+    assert {"goal_ids", "domino_conn_id", "tags", "project_id", "commit_id"} <= set(op.template_fields)
+
+
 def test_parse_time_errors_name_the_problem():
     from airflow.sdk import task
 
