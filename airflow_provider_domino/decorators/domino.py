@@ -114,6 +114,7 @@ class DominoDecoratedOperator(DecoratedOperator, DominoStartJobOperator):
         if self.command == COMMAND_SET_AT_RUN_TIME and job.command:
             self.command = job.command
 
+
 def domino_task(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> TaskDecorator:
     """``@task.domino(...)``: run the command the decorated function returns as a Domino job.
 
