@@ -12,6 +12,9 @@ number, so a newer Airflow that keeps the feature keeps working and an older one
   its deferred task, so the Domino job is not stopped then (:func:`trigger_on_kill_supported`).
 * ``conf``, ``AirflowFailException``, ``AirflowSkipException`` and ``determine_kwargs`` moved into
   ``airflow.sdk`` in Airflow 3.2; on 3.1 they come from their airflow-core homes.
+* ``XCom.aset`` / ``XCom.aget_one`` (the async XCom API a trigger uses on the triggerer's loop, Airflow
+  3.3) are missing from older Task SDKs: :func:`xcom_aset` and :func:`xcom_aget_one` then send the same
+  ``SetXCom`` / ``GetXCom`` messages over the supervisor channel's async side themselves.
 
 The provider does not use Airflow 3.3's ``ResumableJobMixin``: the ``ownership`` module decides which
 job a try owns on every release.
@@ -64,3 +67,37 @@ def determine_kwargs(callable_: Any, args: Any, context: Any) -> Any:
     except ImportError:  # Airflow 3.1
         from airflow.utils.operator_helpers import determine_kwargs as determine  # type: ignore[no-redef]
     return determine(callable_, args, context)
+
+
+async def xcom_aset(key: str, value: Any, **target: Any) -> None:
+    """``XCom.aset`` where the Task SDK has it; otherwise the same ``SetXCom`` message, sent on the loop.
+
+    :param target: ``dag_id``, ``task_id``, ``run_id`` and ``map_index`` of the task instance.
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    native = getattr(XCom, "aset", None)
+    if native is not None:
+        await native(key, value, **target)
+        return
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import SetXCom
+
+    serialized = XCom.serialize_value(value=value, key=key, **target)
+    await task_runner.SUPERVISOR_COMMS.asend(SetXCom(key=key, value=serialized, **target))
+
+
+async def xcom_aget_one(key: str, **target: Any) -> Any:
+    """``XCom.aget_one`` where the Task SDK has it; otherwise a ``GetXCom`` message, sent on the loop."""
+    from airflow.sdk.execution_time.xcom import XCom
+
+    native = getattr(XCom, "aget_one", None)
+    if native is not None:
+        return await native(key=key, **target)
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import GetXCom, XComResult
+
+    answer = await task_runner.SUPERVISOR_COMMS.asend(GetXCom(key=key, **target))
+    if not isinstance(answer, XComResult):
+        raise TypeError(f"expected an XComResult, got {type(answer).__name__}")
+    return XCom.deserialize_value(answer) if answer.value is not None else None
