@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint format clean
+.PHONY: test demo bench lint format clean matrix
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 
+# Each supported Airflow minor release (newest patch from PyPI) in its own venv, .matrix/<minor>, running
+# the e2e, trigger, decorator, OpenLineage and compat tests. Slow (minutes per release); not part of
+# `make test`. `make matrix MATRIX_VERSIONS=3.2` runs one release; results go to .matrix/results.md.
+MATRIX_VERSIONS ?= 3.1 3.2 3.3
+matrix:
+	PYTHON=$(PYTHON) scripts/matrix.sh $(MATRIX_VERSIONS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -33,4 +40,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .matrix .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -101,4 +101,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_domino.links.domino.DominoJobLink"],
+        # `from airflow.sdk import task` then gives `@task.domino(...)`.
+        "task-decorators": [
+            {"name": "domino", "class-name": "airflow_provider_domino.decorators.domino.domino_task"}
+        ],
     }

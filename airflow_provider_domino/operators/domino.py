@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
+from airflow_provider_domino._compat import conf
 from airflow_provider_domino.api.errors import DominoConfigError
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
 from airflow_provider_domino.operators._validation import (
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_domino.api.models import Job
+    from airflow_provider_domino.assets import SucceededJob
     from airflow_provider_domino.hooks.domino import DominoHook
     from airflow_provider_domino.log_cursor import LogCursor
     from airflow_provider_domino.ownership import TryIdentity
@@ -360,7 +362,7 @@ class DominoStartJobOperator(BaseOperator):
                 message = f"Domino job {job_id} did not finish within its timeout; it was stopped"
             raise DominoJobTimeoutError(job_id, "Stopped", message, self._log_tail(job_id))
         if not retryable:
-            from airflow.sdk.exceptions import AirflowFailException
+            from airflow_provider_domino._compat import AirflowFailException
 
             raise AirflowFailException(message)
         raise DominoError(message)
@@ -369,6 +371,7 @@ class DominoStartJobOperator(BaseOperator):
         """Record the final job details (XCom ``job``) and return the job id (XCom ``return_value``)."""
         self._final_job = job
         self._push(context, "job", self._job_summary(job))
+        self._announce_success(context, job)
         return job.id
 
     def _job_summary(self, job: Job) -> dict[str, Any]:
@@ -381,6 +384,43 @@ class DominoStartJobOperator(BaseOperator):
         """An XCom of this task, unless the DAG author turned them off with ``do_xcom_push=False``."""
         if self.do_xcom_push:
             context["ti"].xcom_push(key=key, value=value)
+
+    def _announce_success(self, context: Context, job: Job) -> None:
+        """Name the job and its output commit in the outlets' asset events.
+
+        Called from :meth:`_succeed`, which every success path goes through: the worker's watch, the
+        trigger's event, and a claimed job that had already finished (a reattach or
+        ``reuse_succeeded_job``). OpenLineage reads the same details afterwards
+        (:meth:`get_openlineage_facets_on_complete`).
+        """
+        if not self.outlets:
+            return
+        from airflow_provider_domino.assets import annotate_outlet_events
+
+        annotate_outlet_events(context, self.outlets, self._succeeded_job(job), self.log)
+
+    def _succeeded_job(self, job: Job) -> SucceededJob:
+        """What asset events and OpenLineage learn about the job; built once, on first use.
+
+        The project is the one this task ran the job in (published job details do not name it). Built
+        lazily because the job link costs a project lookup, which a task with neither outlets nor
+        OpenLineage does not need.
+        """
+        from airflow_provider_domino.assets import SucceededJob
+
+        known = getattr(self, "_succeeded_details", None)
+        if known is None or known.job_id != job.id:
+            project_id = self._job_project_id()
+            known = SucceededJob.of(job, project_id=project_id, job_url=self.hook.job_url(job.id, project_id))
+            self._succeeded_details = known
+        return known
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Called by OpenLineage (when installed): the Domino job as this task's run."""
+        from airflow_provider_domino.openlineage import operator_lineage
+
+        job = self._final_job
+        return operator_lineage(self._succeeded_job(job) if job is not None else None)
 
     def _stream_logs(self, job_id: str, *, final: bool) -> None:
         if not self.fetch_logs:
@@ -447,6 +487,14 @@ class DominoStartJobOperator(BaseOperator):
             None if deadline is None else timedelta(seconds=deadline - time.time() + DEFER_TIMEOUT_GRACE)
         )
         self.log.info("Deferring while Domino job %s runs (%s)", job.id, job.raw_status)
+        from airflow_provider_domino._compat import trigger_on_kill_supported
+
+        if not trigger_on_kill_supported():
+            self.log.info(
+                "This Airflow (before 3.3) does not tell a trigger that its task was killed: marking this "
+                "task failed or success, or clearing it while it is deferred, leaves Domino job %s running",
+                job.id,
+            )
         cursor = self._log_cursor.to_json() if self._log_cursor is not None else None
         if self.fetch_logs:
             DominoJobTrigger.record_log_cursor(context, cursor)
@@ -570,7 +618,7 @@ def fail_fast() -> Iterator[None]:
     except DominoError as err:
         if not retry_cannot_fix(err):
             raise
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_provider_domino._compat import AirflowFailException
 
         raise AirflowFailException(str(err)) from err
 

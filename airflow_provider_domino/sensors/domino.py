@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_domino._compat import conf
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
 from airflow_provider_domino.operators._validation import (
     require_positive,
@@ -177,7 +178,7 @@ class DominoJobSensor(BaseSensorOperator):
             summary = job.to_dict()
             summary["projectId"] = summary.get("projectId") or self.project_id
             return summary
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from airflow_provider_domino._compat import AirflowFailException, AirflowSkipException
 
         message = f"Domino job {job.id} ended {job.status_text}"
         if self.soft_fail:
@@ -186,8 +187,7 @@ class DominoJobSensor(BaseSensorOperator):
 
     def _fail(self, message: str, *, retryable: bool) -> NoReturn:
         """Domino answered in a way no later check changes (or the watch timed out)."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
+        from airflow_provider_domino._compat import AirflowFailException, AirflowSkipException
         from airflow_provider_domino.api.errors import DominoError
 
         if self.soft_fail:
@@ -198,8 +198,7 @@ class DominoJobSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
+        from airflow_provider_domino._compat import AirflowFailException, AirflowSkipException
         from airflow_provider_domino.triggers.domino import validate_event
 
         payload = validate_event(event, expected_job_id=self.job_id)

@@ -251,8 +251,10 @@ class DominoJobTrigger(BaseTrigger):
         try:
             from airflow.sdk.execution_time.xcom import XCom
 
+            from airflow_provider_domino._compat import xcom_aget_one
+
             if _supervisor_speaks_async():
-                read = XCom.aget_one(key=LOG_CHECKPOINT_XCOM_KEY, **target)
+                read = xcom_aget_one(LOG_CHECKPOINT_XCOM_KEY, **target)
             else:  # dag.test()'s in-process supervisor has no async channel: the sync API in a thread
                 read = asyncio.to_thread(XCom.get_one, key=LOG_CHECKPOINT_XCOM_KEY, **target)
             saved = await asyncio.wait_for(read, LOG_CHECKPOINT_READ_TIMEOUT)
@@ -275,12 +277,14 @@ class DominoJobTrigger(BaseTrigger):
         try:
             from airflow.sdk.execution_time.xcom import XCom
 
+            from airflow_provider_domino._compat import xcom_aset
+
             cursor = self.log_cursor
             value = cursor.to_json()
             if _supervisor_speaks_async():
                 # On the loop: a write cut short by a shutdown is simply cancelled. A thread blocked on
                 # the same write would hold the triggerer's exit (the loop waits for its threads).
-                write = XCom.aset(LOG_CHECKPOINT_XCOM_KEY, value, **target)
+                write = xcom_aset(LOG_CHECKPOINT_XCOM_KEY, value, **target)
             else:  # dag.test()'s in-process supervisor has no async channel
                 write = asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, value, **target)
             await asyncio.wait_for(write, LOG_CHECKPOINT_TIMEOUT)

@@ -41,12 +41,14 @@ def test_retry_after_a_lost_worker_reattaches_to_the_running_job(run_dag, emulat
     result = run_dag(
         "e2e_reattach",
         """
+        # Jobs long enough to still run when the retry starts: a retry's start-up in dag.test() took
+        # over 3 s on a loaded machine (Airflow 3.2), and a finished job is reported "(Succeeded)".
         sync_reattach = LosesWorkerOnFirstTry(
-            task_id="sync_reattach", command="python print_lines.py 3 1", hardware_tier_id="small",
+            task_id="sync_reattach", command="python print_lines.py 10 1", hardware_tier_id="small",
             poll_interval=0.5, retries=1, retry_delay=timedelta(seconds=0),
         )
         deferred_reattach = LosesWorkerOnFirstTry(
-            task_id="deferred_reattach", command="python print_lines.py 6 1", hardware_tier_id="small",
+            task_id="deferred_reattach", command="python print_lines.py 10 1", hardware_tier_id="small",
             poll_interval=0.5, retries=1, retry_delay=timedelta(seconds=0), deferrable=True,
         )
         # One after the other: dag.test() runs triggers inline, which would delay the sync retry.
@@ -56,6 +58,7 @@ def test_retry_after_a_lost_worker_reattaches_to_the_running_job(run_dag, emulat
     )
     assert result.states() == {"sync_reattach": "success", "deferred_reattach": "success"}
     assert "worker lost while job" in result.output and "worker lost before deferring" in result.output
+    # Every supported Airflow: task_state_store (3.3+) or, without it, the keys of the earlier tries.
     assert result.output.count("(Running) was started by a previous try; reattaching") == 2
     for task_id in ("sync_reattach", "deferred_reattach"):
         job_id = result.xcom(task_id)

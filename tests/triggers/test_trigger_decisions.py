@@ -122,29 +122,39 @@ def test_on_kill_uses_the_short_retry_policy(monkeypatch):
     assert ON_KILL_RETRY_POLICY.max_elapsed + ON_KILL_RETRY_POLICY.retry_after_cap < 30
 
 
-def test_in_the_triggerer_checkpoints_are_written_on_the_loop_not_in_a_thread(monkeypatch):
-    """A write from a thread can outlive a cancelled loop and hold the triggerer's exit; on the loop it can't."""
-    from airflow.sdk.execution_time import task_runner
-    from airflow.sdk.execution_time.xcom import XCom
+@pytest.mark.parametrize("xcom_api", ["async XCom API", "older Task SDK without it"])
+def test_in_the_triggerer_checkpoints_are_written_on_the_loop_not_in_a_thread(monkeypatch, xcom_api):
+    """A write from a thread can outlive a cancelled loop and hold the triggerer's exit; on the loop it can't.
 
-    class AsyncComms:
-        async def asend(self, msg: Any) -> None:
-            raise AssertionError("XCom.aset is replaced in this test")
+    ``XCom.aset`` / ``aget_one`` when the Task SDK has them; without them (Airflow 3.1) the provider sends
+    the same messages over the supervisor channel's async side itself.
+    """
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import GetXCom, SetXCom, XComResult
+    from airflow.sdk.execution_time.xcom import XCom
 
     written: list[dict[str, Any]] = []
 
-    async def aset(cls: Any, key: str, value: Any, **target: Any) -> None:
-        written.append(value)
+    class AsyncComms:
+        """The triggerer's channel to its supervisor: only the async side may be used."""
 
-    async def aget_one(cls: Any, **target: Any) -> None:
-        return None
+        async def asend(self, msg: Any) -> Any:
+            if isinstance(msg, SetXCom):
+                written.append(msg.value)
+                return None
+            assert isinstance(msg, GetXCom)
+            return XComResult(key=msg.key, value=None)
+
+        def send(self, msg: Any) -> None:
+            raise AssertionError("the sync channel was used")
 
     def in_a_thread(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the sync XCom API was used from a thread")
 
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", AsyncComms(), raising=False)
-    monkeypatch.setattr(XCom, "aset", classmethod(aset))
-    monkeypatch.setattr(XCom, "aget_one", classmethod(aget_one))
+    if xcom_api != "async XCom API":
+        monkeypatch.setattr(XCom, "aset", None, raising=False)
+        monkeypatch.setattr(XCom, "aget_one", None, raising=False)
     monkeypatch.setattr(XCom, "set", in_a_thread)
     monkeypatch.setattr(XCom, "get_one", in_a_thread)
     task_key = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1}
