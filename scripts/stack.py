@@ -28,7 +28,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack_harness import Stack, StackError, port_is_free  # noqa: E402
+from stack_harness import Stack, StackError, port_is_free
 
 
 class _Stop(Exception):
@@ -44,7 +44,9 @@ def say(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run Airflow + the Domino emulator as docker-compose.yml does.")
+    parser = argparse.ArgumentParser(
+        description="Run Airflow + the Domino emulator as docker-compose.yml does."
+    )
     parser.add_argument("--port", type=int, default=8080, help="UI/API port (a free one if taken)")
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs, database)")
     parser.add_argument("--exit-when-ready", action="store_true", help="stop right after start-up (a check)")

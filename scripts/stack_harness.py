@@ -321,7 +321,9 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.user}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{self.database}"
+        return (
+            f"postgresql://{self.user}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{self.database}"
+        )
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -620,7 +622,11 @@ class Stack:
         """``owner/name`` -> directory, from the emulator's mounts under its ``--projects-dir``."""
         words = self.compose.command(self.compose.emulator_service)
         projects_dir = words[words.index("--projects-dir") + 1].rstrip("/") + "/"
-        return {target[len(projects_dir) :]: source for target, source in mounts.items() if target.startswith(projects_dir)}
+        return {
+            target[len(projects_dir) :]: source
+            for target, source in mounts.items()
+            if target.startswith(projects_dir)
+        }
 
     # --- start --------------------------------------------------------------------------------
     def start(self) -> Stack:
@@ -776,6 +782,39 @@ class Stack:
         self.api.login()
         self._timed("Airflow api-server, scheduler, dag-processor, triggerer", begun)
 
+    def running_triggerers(self) -> list[ServiceProcess]:
+        return [process for process in self.triggerers if process.running()]
+
+    def ensure_triggerers(self, count: int) -> None:
+        """Exactly ``count`` triggerers running (newest stopped first), the API reporting one healthy."""
+        running = self.running_triggerers()
+        for process in running[count:]:
+            process.stop(timeout=30)
+        for _ in range(count - len(running)):
+            self.start_component("triggerer")
+        if count:
+            wait_until(
+                lambda: (self.api.health().get("triggerer") or {}).get("status") == "healthy",
+                120,
+                "a healthy triggerer",
+                0.5,
+            )
+
+    def domino_jobs(self, dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        """The emulator's jobs started by tasks of ``dag_id`` (and run ``run_id``), oldest first.
+
+        The operator's default job title names the DAG, the task and the run.
+        """
+        assert self.emulator is not None
+        jobs = []
+        for job in self.emulator.jobs():
+            title = job.get("title") or ""
+            if title.startswith(f"Airflow {dag_id}.") and (
+                run_id is None or title.endswith(f" run {run_id}")
+            ):
+                jobs.append(job)
+        return sorted(jobs, key=lambda job: job.get("submittedAt") or "")
+
     # --- stop ---------------------------------------------------------------------------------
     def stop(self) -> dict[str, float]:
         """Stop everything in reverse order of start; returns seconds each part took to stop."""
@@ -817,4 +856,3 @@ def _drop_options(words: list[str], options: Mapping[str, int]) -> list[str]:
             continue
         kept.append(word)
     return kept
-
