@@ -562,9 +562,9 @@ class AirflowApi:
         return "\n".join(lines)
 
     def extra_links(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str | None]:
-        links: dict[str, str | None] = self.call(
-            "GET", f"/dags/{q(dag_id)}/dagRuns/{q(run_id)}/taskInstances/{q(task_id)}/links"
-        )
+        """Link name -> URL, as the UI gets them for a task instance's buttons."""
+        answer = self.call("GET", f"/dags/{q(dag_id)}/dagRuns/{q(run_id)}/taskInstances/{q(task_id)}/links")
+        links: dict[str, str | None] = answer["extra_links"]
         return links
 
 
@@ -809,9 +809,7 @@ class Stack:
         jobs = []
         for job in self.emulator.jobs():
             title = job.get("title") or ""
-            if title.startswith(f"Airflow {dag_id}.") and (
-                run_id is None or title.endswith(f" run {run_id}")
-            ):
+            if title.startswith(f"Airflow {dag_id}.") and (run_id is None or f" run {run_id} " in title):
                 jobs.append(job)
         return sorted(jobs, key=lambda job: job.get("submittedAt") or "")
 

@@ -43,7 +43,9 @@ def _run_example(stack: Stack, dag_id: str) -> None:
     deferred_tasks = {task_id for (task_id, _), states in seen.items() if "deferred" in states}
     assert DEFERRABLE_TASKS[dag_id] <= deferred_tasks, (DEFERRABLE_TASKS[dag_id], seen)
     jobs = stack.domino_jobs(dag_id, run_id)
-    assert jobs and all(job["status"] == "Succeeded" for job in jobs), jobs
+    every = [(job["id"], job["status"], job.get("title")) for job in stack.emulator.jobs()]
+    assert jobs, f"no Domino job of run {run_id} among {every}"
+    assert all(job["status"] == "Succeeded" for job in jobs), jobs
 
 
 @pytest.mark.stack_short
