@@ -241,7 +241,7 @@ class ServiceProcess:
             return None
 
     def stop(self, timeout: float = 30.0, sig: int = signal.SIGTERM) -> float:
-        """Ask it to stop (``sig``), SIGKILL its session after ``timeout``; returns seconds until it exited."""
+        """Ask it to stop (``sig``), SIGKILL its session after ``timeout``; returns seconds it took."""
         begun = time.monotonic()
         if self.running():
             self.send(sig)

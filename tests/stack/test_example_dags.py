@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from stack_harness import Stack
+
+if TYPE_CHECKING:
+    from stack_harness import Stack
 
 pytestmark = pytest.mark.stack
 

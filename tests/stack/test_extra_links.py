@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
-from stack_harness import Stack
 
 from tests.stack.support import TASK_ID, assert_run_succeeded, start_run_and_wait_deferred
+
+if TYPE_CHECKING:
+    from stack_harness import Stack
 
 pytestmark = pytest.mark.stack
 

@@ -7,12 +7,16 @@ screenshot in ``docs/screenshots/``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import pytest
+from stack_harness import free_port
 
-from stack_harness import Stack, free_port
-from tests.ui.conftest import Browser
+if TYPE_CHECKING:
+    from stack_harness import Stack
+
+    from tests.ui.conftest import Browser
 
 pytestmark = pytest.mark.ui
 
