@@ -20,10 +20,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.ui
 
-DOMINO_LABELS = (
-    "Domino URL",
-    "API key or access token",
-    "Port",
+#: The form's labels: standard fields (relabelled), then the extras under "Extra Fields".
+STANDARD_LABELS = ("Domino URL", "API key or access token", "Port")
+EXTRA_LABELS = (
     "Auth type",
     "Token file",
     "Domino API proxy",
@@ -49,13 +48,16 @@ def _create_connection(
     browser.find("//input[@name='host']").send_keys(host)
     browser.find("//input[@name='password']").send_keys(key)
     browser.find("//input[@name='port']").send_keys(str(port))
-    if shot:
+    if shot:  # the form's two sections open one at a time: check and photograph each
+        for label in STANDARD_LABELS:
+            browser.find(f"//*[@role='dialog']//label[normalize-space()='{label}']")
+        browser.screenshot(f"{shot}-standard-fields.png")
         browser.find(
             "//button[contains(normalize-space(), 'Extra Fields') and not(contains(., 'JSON'))]"
         ).click()
-        for label in DOMINO_LABELS:
+        for label in EXTRA_LABELS:
             browser.find(f"//*[@role='dialog']//label[normalize-space()='{label}']")
-        browser.screenshot(shot)
+        browser.screenshot(f"{shot}-extra-fields.png")
     browser.find("//button[normalize-space()='Save']").click()
     browser.find(f"//td//*[normalize-space()='{conn_id}'] | //td[normalize-space()='{conn_id}']")
 
@@ -81,7 +83,7 @@ def test_connection_form_shows_the_domino_fields_with_labels(ui_stack: Stack, br
         ui_stack.emulator.url,
         ui_stack.emulator.api_key,
         port,
-        "01-connection-form.png",
+        "01-connection-form",
     )
 
 
