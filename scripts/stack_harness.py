@@ -240,12 +240,20 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self, timeout: float = 30.0, sig: int = signal.SIGTERM) -> float:
-        """Ask it to stop (``sig``), SIGKILL its session after ``timeout``; returns seconds it took."""
+    def stop(
+        self, timeout: float = 30.0, sig: int = signal.SIGTERM, resend_after: float | None = None
+    ) -> float:
+        """Ask it to stop (``sig``), SIGKILL its session after ``timeout``; returns seconds it took.
+
+        ``resend_after``: send ``sig`` a second time after that many seconds. Airflow's scheduler waits
+        for its LocalExecutor's workers on the first SIGTERM and stops waiting on the second.
+        """
         begun = time.monotonic()
         if self.running():
             self.send(sig)
-            if self.wait(timeout) is None:
+            if resend_after is not None and resend_after < timeout and self.wait(resend_after) is None:
+                self.send(sig)
+            if self.wait(max(0.0, timeout - (time.monotonic() - begun))) is None:
                 self._kill_group()
                 self.wait(10)
         elapsed = time.monotonic() - begun
@@ -818,7 +826,7 @@ class Stack:
         """Stop everything in reverse order of start; returns seconds each part took to stop."""
         took: dict[str, float] = {}
         for name, process in reversed(list(self.services.items())):
-            took[name] = process.stop(timeout=30)
+            took[name] = process.stop(timeout=30, resend_after=10)
         self.services.clear()
         if self.emulator is not None:
             with contextlib.suppress(Exception):

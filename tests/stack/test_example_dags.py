@@ -39,15 +39,17 @@ def _run_example(stack: Stack, dag_id: str) -> None:
     }
     assert run["state"] == "success", f"{dag_id} run {run_id}: {run['state']}, tasks {final}"
     assert all(state in ("success", "skipped") for state in final.values()), final
-    # Every deferrable task waited in the triggerer: its log has the deferral and the trigger's run.
-    # The REST API is sampled every half second, so a job that ends within a second of the deferral
-    # can slip between two samples; each deferrable task id must still be seen `deferred` at least once.
+    # A deferrable task checks its job once before deferring: a job already finished by then (short
+    # mapped sweep jobs, the chain's stand-in job) ends the task in the worker, as it should. Every
+    # task that did defer was finished by its trigger, and each deferrable task id was seen `deferred`
+    # in the REST API (sampled every half second) at least once.
     for (task_id, map_index), states in seen.items():
         if task_id in DEFERRABLE_TASKS[dag_id]:
             log = stack.api.task_log(dag_id, run_id, task_id, 1, map_index)
-            assert "Pausing task as DEFERRED" in log and "Trigger fired event" in log, (
-                f"{dag_id}.{task_id}[{map_index}] did not wait in the triggerer (states {states}):\n{log[-2000:]}"
-            )
+            if "Pausing task as DEFERRED" in log or "deferred" in states:
+                assert "Trigger fired event" in log, (
+                    f"{dag_id}.{task_id}[{map_index}] deferred but no trigger event in its log:\n{log[-2000:]}"
+                )
     deferred_tasks = {task_id for (task_id, _), states in seen.items() if "deferred" in states}
     assert DEFERRABLE_TASKS[dag_id] <= deferred_tasks, (DEFERRABLE_TASKS[dag_id], seen)
     jobs = stack.domino_jobs(dag_id, run_id)
