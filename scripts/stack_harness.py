@@ -58,7 +58,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True if a server could listen on 127.0.0.1:``port`` (uvicorn, like us, sets SO_REUSEADDR, so
+    connections of a just-stopped stack lingering in TIME_WAIT do not count)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
