@@ -24,7 +24,7 @@ demo: $(STAMP)
 # docker-compose.yml's deployment as local processes (PostgreSQL, emulator, api-server, scheduler,
 # dag-processor, triggerer); prints the UI address and login; Ctrl-C stops everything.
 stack: $(STAMP)
-	$(PY) scripts/stack.py
+	$(PY) scripts/stack.py $(STACK_ARGS)
 
 # Every test on the real Airflow services (`make test` runs only the short part of tests/stack).
 stack-test: $(STAMP)
