@@ -11,7 +11,8 @@ from stack_harness import Stack, wait_until
 from tests.stack.dags.stack_test_dags import LINES, LINES_BY_DAG, PAUSE, POLL_INTERVAL
 
 TASK_ID = "print_lines"
-_DOMINO_LINE = re.compile(r"\[(?P<job>job-[\w-]+)\] line (?P<number>\d+) of (?P<total>\d+)")
+#: Domino lines as the provider logs them: ``[<job id>] line N of M`` (job ids are 24 hex digits on Domino).
+_DOMINO_LINE = re.compile(r"\[(?P<job>[\w-]+)\] line (?P<number>\d+) of (?P<total>\d+)")
 
 
 def domino_line_counts(log: str) -> Counter[int]:
@@ -44,8 +45,7 @@ def _one_job(stack: Stack, dag_id: str) -> dict[str, Any] | None:
 
 def _printed(stack: Stack, job_id: str) -> int:
     assert stack.emulator is not None
-    response = stack.emulator.api("GET", f"/api/jobs/beta/jobs/{job_id}/logs")
-    return response.text.count(" of ") if response.ok else 0
+    return stack.emulator.job_log_text(job_id).count(" of ")
 
 
 def assert_run_succeeded(stack: Stack, dag_id: str, run_id: str) -> str:

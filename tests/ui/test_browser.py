@@ -141,9 +141,12 @@ def test_finished_domino_task_has_the_domino_job_link(
 
 
 def test_task_log_shows_the_domino_lines(ui_stack: Stack, browser: Browser, finished_run: str) -> None:
+    jobs = ui_stack.domino_jobs("domino_retraining_pipeline", finished_run)
+    (job,) = [j for j in jobs if j["title"].startswith("Airflow domino_retraining_pipeline.train ")]
     browser.open(f"/dags/domino_retraining_pipeline/runs/{quote(finished_run, safe='')}/tasks/train")
     browser.find("//*[contains(text(), 'FINAL_ACCURACY=')]", timeout=60)
     browser.screenshot("06-task-log-domino-lines.png")
     page = browser.driver.find_element("tag name", "body").text
-    assert "epoch 1/20" in page and "] FINAL_ACCURACY=" in page
-    assert "[job-" in page
+    assert "epoch 1/20" in page
+    # Each Domino line is logged under its job's id.
+    assert f"[{job['id']}] FINAL_ACCURACY=" in page
