@@ -136,8 +136,15 @@ def test_finished_domino_task_has_the_domino_job_link(
     (job,) = [j for j in jobs if j["title"].startswith("Airflow domino_retraining_pipeline.train ")]
     browser.open(f"/dags/domino_retraining_pipeline/runs/{quote(finished_run, safe='')}/tasks/train/details")
     link = browser.find("//a[normalize-space()='Domino Job']")
+    href = link.get_attribute("href")
+    # A browser shows a link's address only on hover; write it beside the link for the screenshot.
+    browser.driver.execute_script(
+        "const note = document.createElement('code'); note.textContent = ' ' + arguments[0].href;"
+        "arguments[0].after(note);",
+        link,
+    )
     browser.screenshot("05-task-domino-job-link.png")
-    assert link.get_attribute("href") == f"{ui_stack.emulator.url}/jobs/demo/churn/{job['id']}"
+    assert href == f"{ui_stack.emulator.url}/jobs/demo/churn/{job['id']}"
 
 
 def test_task_log_shows_the_domino_lines(ui_stack: Stack, browser: Browser, finished_run: str) -> None:
