@@ -1,16 +1,17 @@
-# Two commands set up everything on a fresh machine: `make test` and `make demo`.
-# Both create .venv on first use and reinstall when pyproject.toml changes.
+# Two commands set up everything on a fresh machine: `make test` and `make demo`; `make stack` is a
+# third, for people who want the Airflow UI. All create .venv on first use and reinstall when
+# pyproject.toml changes.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint format clean matrix
+.PHONY: test demo stack stack-test ui-test bench matrix lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,dev]"
+	$(PY) -m pip install -q -e ".[test,dev,stack]"
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -19,6 +20,23 @@ test: $(STAMP)
 DAG ?= domino_retraining_pipeline
 demo: $(STAMP)
 	$(PY) scripts/demo.py --dag $(DAG)
+
+# docker-compose.yml's deployment as local processes (PostgreSQL, emulator, api-server, scheduler,
+# dag-processor, triggerer); prints the UI address and login; Ctrl-C stops everything.
+stack: $(STAMP)
+	$(PY) scripts/stack.py $(STACK_ARGS)
+
+# Every test on the real Airflow services (`make test` runs only the short part of tests/stack).
+stack-test: $(STAMP)
+	DOMINO_STACK_TESTS=all $(PY) -m pytest tests/stack $(PYTEST_ARGS)
+
+# Debian's chromium + chromium-driver (apt) and selenium, then the browser tests against the stack.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ui-test: $(STAMP)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	$(PY) -m pip install -q -e ".[ui]"
+	DOMINO_UI_TESTS=1 $(PY) -m pytest tests/ui $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The port field stays visible on purpose. Airflow 3.3's connection list tests a saved connection by
+#: posting ``"port": Number(stored port)``, which is 0 when no port is stored, and its API answers
+#: "Bad Request" when the port to test differs from the stored one. A connection with its port stored
+#: (443, or the port in the Domino URL) passes; the hook adds the port to the URL only when the URL
+#: has none and it is not the scheme's default, so a stored port never changes the URL Domino sees.
 CONNECTION_UI_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "login", "port", "extra"],
-    "relabeling": {"host": "Domino URL", "password": "API key or access token"},
+    "hidden-fields": ["schema", "login", "extra"],
+    "relabeling": {"host": "Domino URL", "password": "API key or access token", "port": "Port"},
     "placeholders": {
         "host": "https://domino.example.com",
         "password": "Domino API key (or token when auth_type is bearer)",
+        "port": "443, or the port in the Domino URL (Airflow's Test button needs it)",
     },
 }
 

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -93,7 +94,8 @@ def test_every_component_of_the_deferrable_path_exists(services, emulator_servic
     for command in AIRFLOW_COMMANDS:
         _airflow_service(services, command)
     _, init = init_service
-    assert _env(init).get("_AIRFLOW_WWW_USER_CREATE") == "true", "the init service creates no admin user"
+    command = " ".join(_words(init.get("command")))
+    assert "SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" in command, "the init service writes no login for the UI"
 
 
 def test_airflow_services_run_the_image_with_the_provider(services, init_service) -> None:
@@ -195,12 +197,83 @@ def test_health_checks_and_start_order(services, emulator_service, init_service)
             assert dependency in services, f"{name} depends on unknown service {dependency}"
 
 
+def test_test_button_auth_manager_and_login_match_the_readme(services, init_service) -> None:
+    """The Test button is on; the auth manager is named; the login the README gives is the one created."""
+    readme = (REPO / "README.md").read_text()
+    _, init = init_service
+    init_env = _env(init)
+    username, password = init_env["_AIRFLOW_WWW_USER_USERNAME"], init_env["_AIRFLOW_WWW_USER_PASSWORD"]
+    for command in AIRFLOW_COMMANDS:
+        name, service = _airflow_service(services, command)
+        env = _env(service)
+        assert env.get("AIRFLOW__CORE__TEST_CONNECTION") == "Enabled", f"{name}: the Test button is disabled"
+        manager = env.get("AIRFLOW__CORE__AUTH_MANAGER", "")
+        assert manager.endswith(".SimpleAuthManager"), f"{name}: auth manager {manager!r}"
+        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == f"{username}:admin"
+        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].startswith("/opt/airflow/auth/")
+        volumes = [str(volume) for volume in service.get("volumes", [])]
+        assert any(volume.endswith(":/opt/airflow/auth") for volume in volumes), (
+            f"{name}: no shared auth volume"
+        )
+    assert "SimpleAuthManager" in readme
+    assert f"user `{username}`, password `{password}`" in readme, (
+        "README login differs from the compose default"
+    )
+
+
+def test_image_installs_the_provider_with_the_stack_extra() -> None:
+    """Airflow on PostgreSQL needs psycopg2 and asyncpg: the image installs the extra that has them."""
+    dockerfile = (REPO / "docker" / "Dockerfile").read_text()
+    assert re.search(r'pip install .*"/opt/airflow-provider-domino\[stack\]"', dockerfile), dockerfile
+    pyproject = (REPO / "pyproject.toml").read_text()
+    stack_extra = re.search(r"^stack = \[(.*)\]$", pyproject, re.M)
+    assert stack_extra is not None, "pyproject.toml has no stack extra"
+    assert "asyncpg" in stack_extra[1] and "psycopg2" in stack_extra[1], stack_extra[1]
+
+
+def test_make_stack_reads_this_file_and_only_localizes_it() -> None:
+    """The native stack takes commands and environment from docker-compose.yml, with local addresses."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from stack_harness import AIRFLOW_COMPONENTS, ComposeFile, Localizer
+
+    compose = ComposeFile(COMPOSE_FILE, environ={})
+    localize = Localizer(
+        compose,
+        {
+            compose.postgres_service: "//127.0.0.1:5999",
+            compose.emulator_service: "http://127.0.0.1:8999",
+            compose.airflow_service("api-server"): "http://127.0.0.1:9080",
+        },
+        {"/opt/airflow": Path("/tmp/run/airflow")},
+    )
+    for component in AIRFLOW_COMPONENTS:
+        assert compose.command(compose.airflow_service(component)) == [component]
+        env = {
+            key: localize(value)
+            for key, value in compose.environment(compose.airflow_service(component)).items()
+        }
+        assert (
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+            == "postgresql+psycopg2://airflow:airflow@127.0.0.1:5999/airflow"
+        )
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:9080/execution/"
+        conn = json.loads(env["AIRFLOW_CONN_DOMINO_DEFAULT"])
+        assert conn["host"] == "http://127.0.0.1:8999"
+        assert conn["extra"]["ui_url"] == "http://127.0.0.1:8999"  # the published port, seen from a browser
+        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].startswith("/tmp/run/airflow/auth/")
+    init_env = compose.environment(compose.init_service)
+    assert (init_env["_AIRFLOW_WWW_USER_USERNAME"], init_env["_AIRFLOW_WWW_USER_PASSWORD"]) == (
+        "airflow",
+        "airflow",
+    )
+
+
 def test_docker_compose_config_is_valid() -> None:
     if shutil.which("docker") is None:
-        pytest.skip("no docker CLI")
+        pytest.skip("no Docker CLI on this machine: `docker compose config` not run")
     version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=60)
     if version.returncode != 0:
-        pytest.skip("docker compose plugin not available")
+        pytest.skip("the Docker CLI has no compose plugin here: `docker compose config` not run")
     result = subprocess.run(
         ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
         capture_output=True,

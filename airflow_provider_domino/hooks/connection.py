@@ -111,8 +111,8 @@ class DominoConnectionSettings:
 
         host = (conn.host or "").strip() if conn is not None else ""
         password = (conn.password or "") if conn is not None else ""
-        if conn is not None and conn.port and host and "://" in host and urlsplit(host).port is None:
-            host = f"{host.rstrip('/')}:{conn.port}"
+        if conn is not None and conn.port and host and "://" in host:
+            host = _with_port(conn_id, host, conn.port)
 
         proxy = extra("api_proxy")
         if proxy is None and not host and not password and extra("token_file") is None:
@@ -175,6 +175,32 @@ def _resolve_credentials(
         f"Connection '{conn_id}' has no credentials: set its password to a Domino API key (or a token "
         "with extra auth_type='bearer'), or extra 'token_file', or DOMINO_USER_API_KEY/DOMINO_TOKEN_FILE"
     )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _with_port(conn_id: str, host: str, port: int) -> str:
+    """The host URL with the connection's port field applied.
+
+    The port field exists so Airflow's Test button works (see ``get_provider_info``); it adds to a
+    URL without a port, agrees with a URL that has one, and is left out when it is the scheme's
+    default, so ``https://domino.example.com`` with port 443 stays that URL (also in job links).
+    """
+    try:
+        url_port = urlsplit(host).port
+    except ValueError:
+        url_port = None  # a malformed port in the URL: _validate_url names the host
+    if url_port is not None:
+        if url_port != port:
+            raise DominoConfigError(
+                f"Connection '{conn_id}': port {port} disagrees with the port {url_port} in host {host!r}; "
+                "set the same port in both, or clear the port field"
+            )
+        return host
+    if _DEFAULT_PORTS.get(urlsplit(host).scheme.lower()) == port:
+        return host
+    return f"{host.rstrip('/')}:{port}"
 
 
 def _validate_url(conn_id: str, url: str, what: str) -> str:

@@ -31,6 +31,8 @@ EVENT_LOG_TAIL_CHARS = 1000
 LOG_CHECKPOINT_INTERVAL = 0.0
 #: Longest wait for one checkpoint write; a slow write is abandoned (the next poll writes again).
 LOG_CHECKPOINT_TIMEOUT = 5.0
+#: Longest wait for the last checkpoint a stopping trigger sends (see :meth:`DominoJobTrigger.cleanup`).
+LOG_CHECKPOINT_LAST_WAIT = 0.5
 #: Longest wait for the checkpoint when a trigger starts (a triggerer taking over many triggers at once
 #: answers slowly); without it the log starts from the offset in the trigger's kwargs.
 LOG_CHECKPOINT_READ_TIMEOUT = 30.0
@@ -268,8 +270,11 @@ class DominoJobTrigger(BaseTrigger):
             self.log.info("Domino job %s: resuming its log where a checkpoint says it was", self.job_id)
             self.log_cursor = self._checkpointed_cursor = checkpoint
 
-    async def _checkpoint(self) -> None:
-        """Record the log cursor (as an XCom of the task) if it moved since the last checkpoint."""
+    async def _checkpoint(self, timeout: float = LOG_CHECKPOINT_TIMEOUT, quiet: bool = False) -> None:
+        """Record the log cursor (as an XCom of the task) if it moved since the last checkpoint.
+
+        ``quiet``: no warning when the write gets no answer in time (a stopping triggerer's last one).
+        """
         target = self._xcom_target()
         if target is None or self.log_cursor == self._checkpointed_cursor:
             return
@@ -287,9 +292,11 @@ class DominoJobTrigger(BaseTrigger):
                 write = xcom_aset(LOG_CHECKPOINT_XCOM_KEY, value, **target)
             else:  # dag.test()'s in-process supervisor has no async channel
                 write = asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, value, **target)
-            await asyncio.wait_for(write, LOG_CHECKPOINT_TIMEOUT)
+            await asyncio.wait_for(write, timeout)
             self._checkpointed_cursor = cursor
         except Exception as err:
+            if quiet and isinstance(err, asyncio.TimeoutError):
+                return
             self.log.warning("Could not checkpoint the log cursor of Domino job %s: %r", self.job_id, err)
 
     async def _timeout(self, hook: Any) -> TriggerEvent:
@@ -347,13 +354,19 @@ class DominoJobTrigger(BaseTrigger):
             await hook.aclose()
 
     async def cleanup(self) -> None:
-        """Release local resources only; the Domino job keeps running.
+        """Release local resources and send a last checkpoint; the Domino job keeps running.
 
         A triggerer restart or redistribution ends triggers this way too, so stopping the job here
-        would kill healthy work. Nothing is written here: the log cursor was checkpointed after every
-        poll that streamed lines, and an XCom write from a loop that is being cancelled can hang until
-        the triggerer is killed. So a shutdown is as quick as with Airflow's own triggers.
+        would kill healthy work. A trigger is usually checkpointed already (after every poll that
+        streamed lines), but a stop can land between the pages of one poll: lines of the first page
+        are in the task log and their checkpoint was never sent, so the restarted trigger would show
+        them again. Then the checkpoint is sent here. In a stopping triggerer the request reaches the
+        supervisor (which serves this process until it exits) but its answer may never come back (the
+        reader has stopped), so the wait is short, and only on the event loop (a thread could hold the
+        triggerer's exit).
         """
+        if self.log_cursor != self._checkpointed_cursor and _supervisor_speaks_async():
+            await self._checkpoint(timeout=LOG_CHECKPOINT_LAST_WAIT, quiet=True)
         await super().cleanup()
 
 

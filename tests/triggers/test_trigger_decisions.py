@@ -161,3 +161,64 @@ def test_in_the_triggerer_checkpoints_are_written_on_the_loop_not_in_a_thread(mo
     event = run_trigger(FakeAsyncHook(["Running", "Running", "Succeeded"]), task_key=task_key)
     assert event["status"] == "success"
     assert [cursor["byte_offset"] for cursor in written] == [1, 2, 3]  # one per poll that streamed lines
+
+
+class StoppedMidPollHook(FakeAsyncHook):
+    """Streams one page of a poll, then waits for the next page until the trigger is stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(["Running"])
+        self.first_page_emitted = asyncio.Event()
+
+    async def astream_log(self, poll: Any, emit: Any) -> Any:
+        from dataclasses import replace
+
+        emit("line 1")
+        poll.cursor = replace(poll.cursor, mode="text", byte_offset=poll.cursor.byte_offset + 7)
+        self.first_page_emitted.set()
+        await asyncio.Event().wait()  # the next page never comes: the triggerer stops first
+
+
+def test_a_trigger_stopped_between_pages_sends_its_last_checkpoint_in_cleanup(monkeypatch):
+    """Lines already in the task log are checkpointed even when the stop came before the poll's end."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.xcom import XCom
+
+    class AsyncComms:
+        async def asend(self, msg: Any) -> None:
+            raise AssertionError("XCom.aset is replaced in this test")
+
+    written: list[dict[str, Any]] = []
+
+    async def aset(cls: Any, key: str, value: Any, **target: Any) -> None:
+        written.append(value)
+        await asyncio.Event().wait()  # a stopping triggerer: the request is sent, no answer comes back
+
+    async def aget_one(cls: Any, **target: Any) -> None:
+        return None
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", AsyncComms(), raising=False)
+    monkeypatch.setattr(XCom, "aset", classmethod(aset))
+    monkeypatch.setattr(XCom, "aget_one", classmethod(aget_one))
+    hook = StoppedMidPollHook()
+    trigger = DominoJobTrigger(
+        "job-1", task_key={"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1}
+    )
+    trigger._hook = lambda: hook  # type: ignore[method-assign]
+
+    async def stop_mid_poll() -> None:
+        async def consume() -> None:
+            async for _ in trigger.run():
+                raise AssertionError("the job never ends in this test")
+
+        running = asyncio.create_task(consume())
+        await hook.first_page_emitted.wait()
+        assert written == []  # the poll has not ended: no checkpoint yet
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await trigger.cleanup()  # what the triggerer calls after cancelling the trigger
+
+    asyncio.run(stop_mid_poll())
+    assert [cursor["byte_offset"] for cursor in written] == [7]
+    assert hook.closed

@@ -1,0 +1,80 @@
+"""One real Airflow deployment for the stack tests: what ``make stack`` runs, from docker-compose.yml.
+
+PostgreSQL, the Domino emulator, ``airflow api-server``, ``scheduler``, ``dag-processor`` and
+``triggerer`` run as separate processes (``scripts/stack_harness.py``). The tests drive Airflow only
+through its REST API and its processes' signals, never ``dag.test()``.
+
+``make test`` runs the tests marked ``stack_short``; ``make stack-test`` sets
+``DOMINO_STACK_TESTS=all`` and runs every test here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from stack_harness import Stack, StackError, _postgres_bin  # noqa: E402
+
+HERE = Path(__file__).parent
+EXAMPLE_DAGS = ("domino_retraining_pipeline.py", "domino_hyperparameter_sweep.py", "domino_job_chain.py")
+RUN_ALL = os.environ.get("DOMINO_STACK_TESTS", "short") == "all"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without DOMINO_STACK_TESTS=all, leave out the stack tests that are not part of the short run."""
+    if RUN_ALL:
+        return
+    kept, dropped = [], []
+    for item in items:
+        long_stack_test = item.get_closest_marker("stack") and not item.get_closest_marker("stack_short")
+        (dropped if long_stack_test else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The running deployment, shared by every stack test (about 20 s to start)."""
+    try:
+        _postgres_bin("postgres")
+    except StackError as exc:
+        pytest.skip(str(exc))
+    work_dir = Path(tempfile.mkdtemp(prefix="domino-stack-tests-"))
+    dags = work_dir / "dags"
+    dags.mkdir()
+    for name in EXAMPLE_DAGS:
+        shutil.copy(REPO / "example_dags" / name, dags / name)
+    shutil.copy(HERE / "dags" / "stack_test_dags.py", dags / "stack_test_dags.py")
+    running = Stack(
+        work_dir,
+        dags_folder=dags,
+        projects={
+            "demo/churn": REPO / "example_dags" / "domino_project",
+            "acme/churn": REPO / "tests" / "fixtures" / "projects" / "acme" / "churn",
+        },
+        log=lambda message: print(message, file=sys.stderr),
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def one_triggerer(stack: Stack) -> Iterator[Stack]:
+    """Exactly one running triggerer before and after the test (tests stop and start them)."""
+    stack.ensure_triggerers(1)
+    yield stack
+    stack.ensure_triggerers(1)
