@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -10,6 +11,9 @@ if TYPE_CHECKING:
     from stack_harness import Stack
 
 pytestmark = pytest.mark.stack
+
+#: Seconds to wait for the triggerer's records to reach a task log after the run has ended.
+TRIGGER_LOG_WAIT = 20.0
 
 #: The tasks of each example DAG that defer (their state must be seen as ``deferred``). Left out:
 #: domino_job_chain's deferrable sensor, which checks once before deferring and usually finds the
@@ -49,6 +53,7 @@ def _run_example(stack: Stack, dag_id: str) -> None:
         if task_id in DEFERRABLE_TASKS[dag_id]:
             log = stack.api.task_log(dag_id, run_id, task_id, 1, map_index)
             if "Pausing task as DEFERRED" in log or "deferred" in states:
+                log = _log_once_trigger_part_arrived(stack, dag_id, run_id, task_id, map_index, log)
                 assert "Trigger fired event" in log, (
                     f"{dag_id}.{task_id}[{map_index}] deferred but no trigger event in its log:\n{log[-2000:]}"
                 )
@@ -58,6 +63,21 @@ def _run_example(stack: Stack, dag_id: str) -> None:
     every = [(job["id"], job["status"], job.get("title")) for job in stack.emulator.jobs()]
     assert jobs, f"no Domino job of run {run_id} among {every}"
     assert all(job["status"] == "Succeeded" for job in jobs), jobs
+
+
+def _log_once_trigger_part_arrived(
+    stack: Stack, dag_id: str, run_id: str, task_id: str, map_index: int, log: str
+) -> str:
+    """The try's log, read again for a while until the triggerer's part of it has arrived.
+
+    The triggerer writes a trigger's last records (``Trigger fired event``) on its own schedule, which
+    can be after the resumed task, and so the whole run, has finished.
+    """
+    deadline = time.monotonic() + TRIGGER_LOG_WAIT
+    while "Trigger fired event" not in log and time.monotonic() < deadline:
+        time.sleep(0.5)
+        log = stack.api.task_log(dag_id, run_id, task_id, 1, map_index)
+    return log
 
 
 @pytest.mark.stack_short
