@@ -30,8 +30,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
@@ -301,6 +302,11 @@ def _postgres_bin(name: str) -> str:
         "(Debian/Ubuntu: `sudo apt-get install postgresql`; macOS: `brew install postgresql@15`) "
         "and run `make stack` again."
     )
+
+
+def require_postgres() -> None:
+    """Raise :class:`StackError`, saying how to install them, when PostgreSQL's binaries are missing."""
+    _postgres_bin("postgres")
 
 
 class PostgresServer:
@@ -850,6 +856,32 @@ class Stack:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def stack_in_temp_dir(
+    prefix: str,
+    dag_files: Iterable[Path],
+    *,
+    projects: Mapping[str, Path] | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> Iterator[Stack]:
+    """A started stack in a throwaway directory whose DAGs folder holds ``dag_files``.
+
+    Stopped, and its directory removed, on exit (the test suites' session fixtures).
+    """
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    dags = work_dir / "dags"
+    dags.mkdir()
+    for path in dag_files:
+        shutil.copy(path, dags / path.name)
+    running = Stack(work_dir, dags_folder=dags, projects=projects, log=log)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def _drop_options(words: list[str], options: Mapping[str, int]) -> list[str]:

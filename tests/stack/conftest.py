@@ -11,9 +11,7 @@ through its REST API and its processes' signals, never ``dag.test()``.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from stack_harness import Stack, StackError, _postgres_bin  # noqa: E402
+from stack_harness import Stack, StackError, require_postgres, stack_in_temp_dir  # noqa: E402
 
 HERE = Path(__file__).parent
 EXAMPLE_DAGS = ("domino_retraining_pipeline.py", "domino_hyperparameter_sweep.py", "domino_job_chain.py")
@@ -46,30 +44,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def stack() -> Iterator[Stack]:
     """The running deployment, shared by every stack test (about 20 s to start)."""
     try:
-        _postgres_bin("postgres")
+        require_postgres()
     except StackError as exc:
         pytest.skip(str(exc))
-    work_dir = Path(tempfile.mkdtemp(prefix="domino-stack-tests-"))
-    dags = work_dir / "dags"
-    dags.mkdir()
-    for name in EXAMPLE_DAGS:
-        shutil.copy(REPO / "example_dags" / name, dags / name)
-    shutil.copy(HERE / "dags" / "stack_test_dags.py", dags / "stack_test_dags.py")
-    running = Stack(
-        work_dir,
-        dags_folder=dags,
-        projects={
-            "demo/churn": REPO / "example_dags" / "domino_project",
-            "acme/churn": REPO / "tests" / "fixtures" / "projects" / "acme" / "churn",
-        },
-        log=lambda message: print(message, file=sys.stderr),
-    )
-    running.start()
-    try:
+    dag_files = [REPO / "example_dags" / name for name in EXAMPLE_DAGS]
+    dag_files.append(HERE / "dags" / "stack_test_dags.py")
+    projects = {
+        "demo/churn": REPO / "example_dags" / "domino_project",
+        "acme/churn": REPO / "tests" / "fixtures" / "projects" / "acme" / "churn",
+    }
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    with stack_in_temp_dir("domino-stack-tests-", dag_files, projects=projects, log=log) as running:
         yield running
-    finally:
-        running.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from stack_harness import Stack, StackError, _postgres_bin  # noqa: E402
+from stack_harness import Stack, StackError, require_postgres, stack_in_temp_dir  # noqa: E402
 
 SCREENSHOTS = Path(os.environ.get("DOMINO_UI_SCREENSHOTS", REPO / "docs" / "screenshots"))
 RUN_UI = os.environ.get("DOMINO_UI_TESTS") == "1"
@@ -40,20 +39,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def ui_stack() -> Iterator[Stack]:
     try:
-        _postgres_bin("postgres")
+        require_postgres()
     except StackError as exc:
         pytest.skip(str(exc))
-    work_dir = Path(tempfile.mkdtemp(prefix="domino-ui-tests-"))
-    dags = work_dir / "dags"
-    dags.mkdir()
-    shutil.copy(REPO / "example_dags" / "domino_retraining_pipeline.py", dags)
-    running = Stack(work_dir, dags_folder=dags, log=lambda message: print(message, file=sys.stderr))
-    running.start()
-    try:
+    dag_files = [REPO / "example_dags" / "domino_retraining_pipeline.py"]
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    with stack_in_temp_dir("domino-ui-tests-", dag_files, log=log) as running:
         yield running
-    finally:
-        running.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 class Browser:
