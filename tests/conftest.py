@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -51,18 +51,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
     """One emulator for the session, on a free loopback port, with the fixture projects."""
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
-
-    projects = SESSION_DIR / "projects"
-    shutil.copytree(FIXTURES / "projects", projects)
-    with EmulatorProcess(
-        api_key=API_KEY,
-        projects_dir=projects,
-        state_file=SESSION_DIR / "emulator.sqlite",
-        proxy=True,
-        extra_args=["--max-concurrent-per-tier", "16"],
-    ) as process:
-        yield process
+    yield from _session_emulator("", proxy=True)
 
 
 @pytest.fixture(scope="session")
@@ -72,16 +61,21 @@ def flat_emulator() -> Iterator[EmulatorProcess]:
     Started only by tests that ask for it: they prove the provider's tolerant reader still understands
     flat answers (a flat job, ``{data, ...}`` lists, ``text/plain`` logs with byte ranges).
     """
+    yield from _session_emulator("flat-", flat_shapes=True)
+
+
+def _session_emulator(prefix: str, **options: Any) -> Iterator[EmulatorProcess]:
+    """An emulator with its own copy of the fixture projects and state file (``prefix`` names them)."""
     from airflow_provider_domino.emulator.harness import EmulatorProcess
 
-    projects = SESSION_DIR / "flat-projects"
+    projects = SESSION_DIR / f"{prefix}projects"
     shutil.copytree(FIXTURES / "projects", projects)
     with EmulatorProcess(
         api_key=API_KEY,
         projects_dir=projects,
-        state_file=SESSION_DIR / "flat-emulator.sqlite",
-        flat_shapes=True,
+        state_file=SESSION_DIR / f"{prefix}emulator.sqlite",
         extra_args=["--max-concurrent-per-tier", "16"],
+        **options,
     ) as process:
         yield process
 
