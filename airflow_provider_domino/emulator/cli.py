@@ -106,6 +106,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="most log entries one logs call returns, whatever limit asks (default "
         f"{DEFAULT_LOG_PAGE_CAP}); at most half as many entries share one timestamp",
     )
+    parser.add_argument(
+        "--ssl-certfile",
+        type=Path,
+        metavar="PEM",
+        help="serve https with this certificate (chain); the base URL becomes https://HOST:PORT",
+    )
+    parser.add_argument(
+        "--ssl-keyfile", type=Path, metavar="PEM", help="the private key of --ssl-certfile (if not in it)"
+    )
     return parser
 
 
@@ -156,6 +165,11 @@ def _settings_from(args: argparse.Namespace) -> EmulatorSettings:
         raise _UsageError("--list-lag must not be negative")
     if not 2 <= args.log_page_cap <= 10_000:  # an inclusive cursor needs room past one timestamp
         raise _UsageError("--log-page-cap must be between 2 and 10000")
+    if args.ssl_keyfile is not None and args.ssl_certfile is None:
+        raise _UsageError("--ssl-keyfile needs --ssl-certfile")
+    for name, path in (("--ssl-certfile", args.ssl_certfile), ("--ssl-keyfile", args.ssl_keyfile)):
+        if path is not None and not path.is_file():
+            raise _UsageError(f"{name} {path} is not a file")
     if args.projects_dir is not None and not args.projects_dir.is_dir():
         raise _UsageError(f"--projects-dir {args.projects_dir} is not a directory")
     settings = EmulatorSettings(
@@ -173,6 +187,8 @@ def _settings_from(args: argparse.Namespace) -> EmulatorSettings:
         flat_shapes=args.flat_shapes,
         list_lag_seconds=args.list_lag,
         log_page_cap=args.log_page_cap,
+        ssl_certfile=args.ssl_certfile.resolve() if args.ssl_certfile else None,
+        ssl_keyfile=args.ssl_keyfile.resolve() if args.ssl_keyfile else None,
     )
     tiers = _parse_tiers(args.hardware_tier)
     if tiers:

@@ -44,6 +44,10 @@ class EmulatorProcess:
     The API key reaches the emulator through ``DOMINO_EMULATOR_API_KEY`` rather than argv, so it
     never shows up in ``ps``. Without ``state_file`` a state file in the harness's own temporary
     directory is used, so :meth:`restart` always finds the previous state.
+
+    With ``ssl_certfile`` (and ``ssl_keyfile``) the emulator serves https and :attr:`url` is
+    ``https://127.0.0.1:PORT``; the harness's own requests then trust ``ca_file`` (default: the system's
+    trust store, or ``REQUESTS_CA_BUNDLE``), never skipping verification.
     """
 
     def __init__(
@@ -59,6 +63,9 @@ class EmulatorProcess:
         flat_shapes: bool = False,
         list_lag: float = 0.0,
         log_page_cap: int | None = None,
+        ssl_certfile: str | os.PathLike[str] | None = None,
+        ssl_keyfile: str | os.PathLike[str] | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.api_key = api_key
         self.projects_dir = Path(projects_dir) if projects_dir is not None else None
@@ -81,6 +88,10 @@ class EmulatorProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_handle: IO[bytes] | None = None
         self._orphans: set[tuple[int, int | None]] = set()
+        self.ssl_certfile = Path(ssl_certfile) if ssl_certfile is not None else None
+        self.ssl_keyfile = Path(ssl_keyfile) if ssl_keyfile is not None else None
+        #: Per request, not on the session: requests lets ``REQUESTS_CA_BUNDLE`` override a session's verify.
+        self.verify: bool | str = str(ca_file) if ca_file is not None else True
         self._session = requests.Session()
 
     # ----------------------------------------------------------- properties
@@ -140,6 +151,10 @@ class EmulatorProcess:
             command += ["--list-lag", str(self.list_lag)]
         if self.log_page_cap is not None:
             command += ["--log-page-cap", str(self.log_page_cap)]
+        if self.ssl_certfile is not None:
+            command += ["--ssl-certfile", str(self.ssl_certfile)]
+        if self.ssl_keyfile is not None:
+            command += ["--ssl-keyfile", str(self.ssl_keyfile)]
         command += self.extra_args
         env = {**os.environ, _API_KEY_ENV: self.api_key}
         self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
@@ -233,7 +248,9 @@ class EmulatorProcess:
 
     # --------------------------------------------------------------- admin
     def _admin(self, method: str, path: str, json: Any = None) -> requests.Response:
-        response = self._session.request(method, self.url + path, headers=self.headers, json=json, timeout=30)
+        response = self._session.request(
+            method, self.url + path, headers=self.headers, json=json, timeout=30, verify=self.verify
+        )
         response.raise_for_status()
         return response
 
@@ -241,6 +258,7 @@ class EmulatorProcess:
         """Call an API path with the key, without raising on error statuses."""
         headers = {**self.headers, **kwargs.pop("headers", {})}
         kwargs.setdefault("timeout", 30)
+        kwargs.setdefault("verify", self.verify)
         return self._session.request(method, self.url + path, headers=headers, **kwargs)
 
     def requests_log(self) -> list[dict[str, Any]]:

@@ -68,9 +68,9 @@ class _EmulatorServer(uvicorn.Server):
         self.should_exit = True
 
 
-def url_for(host: str, port: int) -> str:
-    """``http://host:port``, with brackets around an IPv6 literal."""
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def url_for(host: str, port: int, scheme: str = "http") -> str:
+    """``http://host:port`` (or ``https``), with brackets around an IPv6 literal."""
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -106,10 +106,10 @@ def run_server(settings: EmulatorSettings) -> int:
         print(f"domino-emulator: cannot listen on {settings.host}: {exc}", file=sys.stderr)
         return 1
     settings.port = sockets[0].getsockname()[1]
-    settings.base_url = url_for(settings.host, settings.port)
+    settings.base_url = url_for(settings.host, settings.port, settings.scheme)
     if settings.proxy_port is not None:
         settings.proxy_port = sockets[1].getsockname()[1]
-        settings.proxy_url = url_for(settings.host, settings.proxy_port)
+        settings.proxy_url = url_for(settings.host, settings.proxy_port, settings.scheme)
 
     context = EmulatorContext(settings)
 
@@ -127,6 +127,9 @@ def run_server(settings: EmulatorSettings) -> int:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # uvicorn wraps every socket it is handed in TLS when given a certificate.
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
     )
     server = _EmulatorServer(config, announce)
     server.run(sockets=sockets)

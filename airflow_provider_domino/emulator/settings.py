@@ -56,6 +56,14 @@ class EmulatorSettings:
     list_lag_seconds: float = 0.0
     #: Changeable at run time (``/_emulator/settings``), like ``list_lag_seconds``.
     log_page_cap: int = DEFAULT_LOG_PAGE_CAP
+    #: PEM certificate (chain) and key: serve https instead of http (both sockets, proxy included).
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when a certificate is configured, else ``http``."""
+        return "https" if self.ssl_certfile is not None else "http"
 
     @property
     def lines_per_timestamp(self) -> int:
