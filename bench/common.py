@@ -26,7 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tls import TlsFiles
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -39,9 +42,18 @@ TIER_ID = "small-k8s"
 # --------------------------------------------------------------------------------- environment
 
 
-def worker_env(airflow_home: Path, emulator_url: str | None = None) -> dict[str, str]:
-    """Environment for worker processes: a private Airflow home, quiet logs, the connection by env var."""
+def worker_env(
+    airflow_home: Path, emulator_url: str | None = None, tls: TlsFiles | None = None
+) -> dict[str, str]:
+    """Environment for worker processes: a private Airflow home, quiet logs, the connection by env var.
+
+    With ``tls`` the worker trusts that CA alone (OpenSSL's default file and requests' bundle; the
+    machine's certificate directory is left out), with verification on as usual.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("DOMINO_")}
+    if tls is not None:
+        env.pop("SSL_CERT_DIR", None)
+        env.update(tls.client_env())
     env.update(
         AIRFLOW_HOME=str(airflow_home),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
@@ -126,7 +138,9 @@ class Emulator:
         extra_args: Sequence[str] = (),
         project_files: dict[str, str] | None = None,
         projects_count: int = 1,
+        tls: TlsFiles | None = None,
     ) -> None:
+        """``tls``: serve https with that certificate (and trust its CA in the orchestrator's requests)."""
         from airflow_provider_domino.emulator.harness import EmulatorProcess
 
         projects = work_dir / "projects"
@@ -143,6 +157,9 @@ class Emulator:
             projects_dir=projects,
             work_dir=work_dir / "emulator",
             extra_args=["--max-concurrent-per-tier", "2000", *extra_args],
+            ssl_certfile=tls.cert if tls else None,
+            ssl_keyfile=tls.key if tls else None,
+            ca_file=tls.ca if tls else None,
         )
 
     def __enter__(self) -> Emulator:
@@ -178,7 +195,7 @@ class Emulator:
                 session = local.session = requests.Session()
             # A ``NewJobV1`` body with a tier id (the emulator's "Small" tier is ``small-k8s``).
             body = {"projectId": project_id, "runCommand": command, "hardwareTier": TIER_ID}
-            response = session.post(url, headers=headers, json=body, timeout=60)
+            response = session.post(url, headers=headers, json=body, timeout=60, verify=self.process.verify)
             response.raise_for_status()
             payload = response.json()
             return str(payload.get("job", payload)["id"])  # {job, metadata}, or a flat job
@@ -212,12 +229,14 @@ class Emulator:
 
     def requests_for(self, job_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Recorded API requests whose path names one of ``job_ids`` (``job_id`` set), and the job list
-        requests (``job_id`` None: one serves many jobs)."""
+        requests (``job_id`` None: one serves many jobs). Job routes: ``/api/jobs/beta/jobs/{id}...`` and
+        python-domino's ``/v4/jobs/{id}``."""
         wanted = set(job_ids)
         found = []
         for entry in self.process.requests_log():
             parts = entry["path"].split("/")
-            job_id = parts[5] if len(parts) > 5 else None
+            job_id = parts[3] if parts[1:3] == ["v4", "jobs"] and len(parts) > 3 else None
+            job_id = parts[5] if len(parts) > 5 else job_id
             if job_id in wanted:
                 entry["job_id"] = job_id
                 found.append(entry)

@@ -80,7 +80,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scale-variants",
         default=",".join(DEFAULT_SCALE_VARIANTS),
         help="comma-separated: ours, ours_logs, ours_aiohttp, coalesced, coalesced_aiohttp, coalesced_logs, "
-        "databricks, per_poll_client, threads, pool64, gatedN (default: %(default)s)",
+        "databricks, dbt_cloud, python_domino, per_poll_client, threads, pool64, gatedN (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="run the scale benchmark over https (a throwaway CA the workers trust; see bench/tls.py)",
     )
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md", help="the Markdown report")
     parser.add_argument("--keep-temp", action="store_true", help="keep work directories (worker logs)")
@@ -131,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             results["scale"] = {
                 "params": {**settings["scale"], "pool_size": getattr(transport, "ASYNC_POOL_SIZE", 64)},
                 "variants": triggerer_scale.run(
-                    **settings["scale"], work_dir=work, variants=variants, log=log, projects=args.projects
+                    **settings["scale"],
+                    work_dir=work,
+                    variants=variants,
+                    log=log,
+                    projects=args.projects,
+                    tls=args.tls,
                 ),
             }
     if "latency" in chosen:

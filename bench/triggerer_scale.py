@@ -9,6 +9,12 @@ Variants: ``ours`` (the provider's trigger, fetch_logs off and on), baseline (a)
 baseline (b) ``threads`` (a thread per job, blocking requests, ``time.sleep``), ``pool64`` (the shared
 client as it was before the provider gated it: 64 connections, no semaphore) and ``gatedN`` (a gated
 pool of N connections; the provider's is ``ASYNC_POOL_SIZE``). See ``variants.py``.
+
+The peers, each with its own package installed (``make bench`` installs them): ``databricks`` and
+``dbt_cloud`` (their triggers against ``peer_stub.py``) and ``python_domino`` (python-domino's blocking
+wait, a thread per job, against the emulator). With ``tls=True`` every variant runs over https with a
+throwaway CA (``tls.py``) that the workers trust; ``dbt_cloud`` always does (its hook builds https URLs
+only). Each result says which in ``scheme``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    PROJECT,
     Emulator,
     Sampler,
     median,
@@ -30,6 +37,7 @@ from common import (
     worker_env,
     worker_main,
 )
+from tls import TlsFiles, make_certificates
 
 VARIANTS = {
     # Per-job polling (no project id known to the trigger), as before coalescing.
@@ -103,8 +111,12 @@ VARIANTS = {
         "log_level": "INFO",
         "gc_freeze": True,
     },
-    # The peer: apache-airflow-providers-databricks' DatabricksExecutionTrigger against a stub.
-    "databricks": {"kind": "databricks", "fetch_logs": False},
+    # The peers: apache-airflow-providers-databricks' DatabricksExecutionTrigger and
+    # apache-airflow-providers-dbt-cloud's DbtCloudRunJobTrigger against stubs of their APIs, and
+    # python-domino's job_start_blocking (a thread per job) against the emulator.
+    "databricks": {"kind": "peer", "trigger": "databricks", "fetch_logs": False},
+    "dbt_cloud": {"kind": "peer", "trigger": "dbt_cloud", "fetch_logs": False},
+    "python_domino": {"kind": "threads", "wait": "python_domino", "fetch_logs": False},
     "per_poll_client": {"kind": "trigger", "trigger": "per_poll_client", "fetch_logs": False},
     "threads": {"kind": "threads", "fetch_logs": False},
     "pool64": {"kind": "trigger", "trigger": "pool", "fetch_logs": False, "pool_size": 64, "gated": False},
@@ -140,21 +152,31 @@ def writing_command(seconds: float) -> str:
 
 
 def run_variant(
-    name: str, *, triggers: int, job_seconds: float, poll: float, work_dir: Path, projects: int = 1
+    name: str,
+    *,
+    triggers: int,
+    job_seconds: float,
+    poll: float,
+    work_dir: Path,
+    projects: int = 1,
+    tls: TlsFiles | None = None,
 ) -> dict[str, Any]:
-    """One variant against a fresh emulator; returns worker figures plus request-log figures."""
+    """One variant against a fresh emulator (or peer stub), over https with ``tls``; returns worker
+    figures plus request-log figures."""
     variant_dir = work_dir / name
     variant_dir.mkdir()
     settings = variant_config(name)
-    if settings["kind"] == "databricks":
-        return _run_databricks(
-            name, triggers=triggers, job_seconds=job_seconds, poll=poll, work_dir=variant_dir
+    if settings["kind"] == "peer":
+        return _run_peer(
+            name, triggers=triggers, job_seconds=job_seconds, poll=poll, work_dir=variant_dir, tls=tls
         )
     from log_tail import WRITER as BIG_WRITER
 
     files = {"biglog.py": BIG_WRITER}
     extra = ["--log-page-cap", "10000"] if settings.get("writing") else []
-    with Emulator(variant_dir, project_files=files, projects_count=projects, extra_args=extra) as emulator:
+    with Emulator(
+        variant_dir, project_files=files, projects_count=projects, extra_args=extra, tls=tls
+    ) as emulator:
         warmup = emulator.start_jobs(["true"])[0]
         emulator.wait_until([warmup], {"Succeeded"}, timeout=30)
         command = writing_command(job_seconds) if settings.get("writing") else f"sleep {job_seconds:g}"
@@ -175,23 +197,25 @@ def run_variant(
             "poll": poll,
             "timeout": job_seconds + 120,
             "emulator_pid": emulator.pid,
+            "project": "/".join((PROJECT[0], emulator.project_names[0])),
         }
         sampler = Sampler(emulator_port=emulator.process.port)
         result = run_worker(
             "triggerer_scale.py",
             config,
             work_dir=variant_dir,
-            env=_env(variant_dir, emulator.url, settings),
+            env=_env(variant_dir, emulator.url, settings, tls),
             timeout=job_seconds + 240,
             sampler=sampler,
         )
         requests = emulator.requests_for(job_ids)
     result.update(_request_figures(requests, job_ids, poll))
+    result["scheme"] = "https" if tls else "http"
     return _finish(result, sampler, not_running, triggers, job_seconds, poll, projects)
 
 
-def _env(variant_dir: Path, url: str, settings: dict[str, Any]) -> dict[str, str]:
-    env = worker_env(variant_dir / "airflow", url)
+def _env(variant_dir: Path, url: str, settings: dict[str, Any], tls: TlsFiles | None) -> dict[str, str]:
+    env = worker_env(variant_dir / "airflow", url, tls)
     if settings.get("log_level"):
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = settings["log_level"]
     return env
@@ -220,10 +244,30 @@ def _finish(
     return result
 
 
-def _run_databricks(
-    name: str, *, triggers: int, job_seconds: float, poll: float, work_dir: Path
+def _peer_connection(peer: str, port: int, tls: TlsFiles | None) -> tuple[str, dict[str, Any]]:
+    """The Airflow connection (env var name, fields) that points a peer's hook at the stub."""
+    if peer == "databricks":
+        fields = {
+            "conn_type": "databricks",
+            "host": "127.0.0.1",
+            "port": port,
+            "schema": "https" if tls else "http",
+            "password": "dapi-bench",
+        }
+        return "AIRFLOW_CONN_DATABRICKS_DEFAULT", fields
+    # dbt Cloud: the host is the tenant, ``https://{tenant}/api/v2/accounts/{login}/...``.
+    fields = {"conn_type": "dbt_cloud", "host": f"127.0.0.1:{port}", "login": "1", "password": "dbt-bench"}
+    return "AIRFLOW_CONN_DBT_CLOUD_DEFAULT", fields
+
+
+#: Peers whose hooks speak https only.
+TLS_ONLY_PEERS = {"dbt_cloud"}
+
+
+def _run_peer(
+    name: str, *, triggers: int, job_seconds: float, poll: float, work_dir: Path, tls: TlsFiles | None
 ) -> dict[str, Any]:
-    """The Databricks trigger against ``peer_stub.py`` (same FastAPI/uvicorn stack as the emulator)."""
+    """A peer's trigger against ``peer_stub.py`` (same FastAPI/uvicorn stack as the emulator)."""
     import json
     import subprocess
     import time
@@ -231,42 +275,49 @@ def _run_databricks(
     import requests
     from common import BENCH_DIR, PYTHON
 
+    settings = variant_config(name)
+    if tls is None and settings["trigger"] in TLS_ONLY_PEERS:
+        tls = make_certificates(work_dir / "tls")
     port_file = work_dir / "stub.port"
-    stub = subprocess.Popen([PYTHON, str(BENCH_DIR / "peer_stub.py"), str(port_file)])
+    command = [PYTHON, str(BENCH_DIR / "peer_stub.py"), str(port_file)]
+    if tls:
+        command += ["--ssl-certfile", str(tls.cert), "--ssl-keyfile", str(tls.key)]
+    stub = subprocess.Popen(command)
+    session = requests.Session()
     try:
         deadline = time.monotonic() + 60
         while not port_file.exists() or not port_file.read_text():
             if time.monotonic() > deadline or stub.poll() is not None:
-                raise RuntimeError("the Databricks stub did not start")
+                raise RuntimeError(f"the {name} stub did not start")
             time.sleep(0.05)
         port = int(port_file.read_text())
-        base = f"http://127.0.0.1:{port}"
+        base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        verify = str(tls.ca) if tls else True
         for _ in range(200):
             try:
-                requests.get(f"{base}/_stub/requests", timeout=1)
+                session.get(f"{base}/_stub/requests", timeout=1, verify=verify)
                 break
             except requests.ConnectionError:
                 time.sleep(0.05)
-        warmup = requests.post(f"{base}/_stub/runs", json={"count": 1, "seconds": 0}, timeout=10).json()
-        run_ids = requests.post(
-            f"{base}/_stub/runs", json={"count": triggers, "seconds": job_seconds + 5}, timeout=10
-        ).json()["run_ids"]
-        env = worker_env(work_dir / "airflow")
-        env["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = json.dumps(
-            {
-                "conn_type": "databricks",
-                "host": "127.0.0.1",
-                "port": port,
-                "schema": "http",
-                "password": "dapi-bench",
-            }
-        )
-        before = requests.get(f"{base}/_stub/requests", timeout=10).json()["requests"]
+
+        def stub_call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+            response = session.request(method, base + path, timeout=10, verify=verify, **kwargs)
+            response.raise_for_status()
+            payload: dict[str, Any] = response.json()
+            return payload
+
+        warmup = stub_call("POST", "/_stub/runs", json={"count": 1, "seconds": 0})
+        run_ids = stub_call("POST", "/_stub/runs", json={"count": triggers, "seconds": job_seconds + 5})[
+            "run_ids"
+        ]
+        env = worker_env(work_dir / "airflow", tls=tls)
+        env_name, fields = _peer_connection(settings["trigger"], port, tls)
+        env[env_name] = json.dumps(fields)
+        before = stub_call("GET", "/_stub/requests")["requests"]
         config = {
             "name": name,
-            **variant_config(name),
+            **settings,
             "kind": "trigger",
-            "trigger": "databricks",
             "job_ids": [str(run_id) for run_id in run_ids],
             "job_projects": [None] * triggers,
             "warmup_job": str(warmup["run_ids"][0]),
@@ -283,10 +334,15 @@ def _run_databricks(
             timeout=job_seconds + 240,
             sampler=sampler,
         )
-        served = requests.get(f"{base}/_stub/requests", timeout=10).json()["requests"] - before
+        served = stub_call("GET", "/_stub/requests")["requests"] - before
     finally:
+        session.close()  # uvicorn's graceful shutdown waits for idle keep-alive connections
         stub.terminate()
-        stub.wait(timeout=20)
+        try:
+            stub.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            stub.kill()
+            stub.wait()
     result.update(
         {
             "requests": served,
@@ -295,6 +351,7 @@ def _run_databricks(
             "request_statuses": {},
             "poll_gap_median": float("nan"),
             "poll_gap_p99": float("nan"),
+            "scheme": "https" if tls else "http",
         }
     )
     return _finish(result, sampler, 0, triggers, job_seconds, poll, 1)
@@ -307,9 +364,9 @@ def _request_figures(requests: list[dict[str, Any]], job_ids: list[str], poll: f
     status_requests = 0  # get_job and list_jobs: what tells a trigger its job's status
     for entry in requests:
         statuses[str(entry["status"])] = statuses.get(str(entry["status"]), 0) + 1
-        if entry["endpoint"] in ("get_job", "list_jobs"):
+        if entry["endpoint"] in ("get_job", "get_v4_job", "list_jobs"):
             status_requests += 1
-        if entry["endpoint"] == "get_job":
+        if entry["endpoint"] in ("get_job", "get_v4_job"):  # v4: python-domino's job route
             status_polls += 1
             by_job[entry["job_id"]].append(parse_iso(entry["time"]))
     gaps: list[float] = []
@@ -364,6 +421,7 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "polls": result["status_polls"],
         "requests": result["requests"],
         "wall_seconds": result["wall_seconds"],
+        "scheme": result.get("scheme", "http"),
     }
 
 
@@ -376,15 +434,25 @@ def run(
     variants: list[str],
     log: Any,
     projects: int = 1,
+    tls: bool = False,
 ) -> dict[str, Any]:
+    """Every variant in turn, each against its own fresh server; over https with a throwaway CA if ``tls``."""
     results = {}
+    tls_files = make_certificates(work_dir / "tls") if tls else None
     for name in variants:
         log(
             f"  triggerer scale: {name} ({triggers} triggers over {projects} project(s), jobs of "
-            f"{job_seconds:g} s, poll {poll:g} s); load {' '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}"
+            f"{job_seconds:g} s, poll {poll:g} s{', https' if tls else ''}); "
+            f"load {' '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}"
         )
         raw = run_variant(
-            name, triggers=triggers, job_seconds=job_seconds, poll=poll, work_dir=work_dir, projects=projects
+            name,
+            triggers=triggers,
+            job_seconds=job_seconds,
+            poll=poll,
+            work_dir=work_dir,
+            projects=projects,
+            tls=tls_files,
         )
         results[name] = {"raw": raw, **summarize(raw)}
         figures = results[name]
@@ -400,7 +468,8 @@ def run(
             f" {figures['tcp_opened']} TCP opened, lag p99 {figures['lag_p99_ms']:.0f} ms"
             f" (steady {figures['steady_lag_p99_ms']:.0f} ms),"
             f" worker CPU {figures['worker_cpu_percent']:.0f}%, emulator CPU {figures['emulator_cpu_percent']:.0f}%,"
-            f" rest of machine {figures['rest_of_machine_cpu_percent']:.0f}%"
+            f" rest of machine {figures['rest_of_machine_cpu_percent']:.0f}%, {figures['scheme']},"
+            f" events {figures['events']}"
         )
     return results
 
@@ -432,6 +501,10 @@ def _trigger_class(config: dict[str, Any]) -> Any:
         from airflow.providers.databricks.triggers.databricks import DatabricksExecutionTrigger
 
         return DatabricksExecutionTrigger
+    if config["trigger"] == "dbt_cloud":
+        from airflow.providers.dbt.cloud.triggers.dbt import DbtCloudRunJobTrigger
+
+        return DbtCloudRunJobTrigger
     return {"ours": DominoJobTrigger, "per_poll_client": PerPollClientTrigger, "pool": PoolTrigger}[
         config["trigger"]
     ]
@@ -460,6 +533,14 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
         # As the triggerer does: the operator serializes the trigger, the triggerer rebuilds it.
         if config["trigger"] == "databricks":
             made = trigger_class(int(job_id), "databricks_default", polling_period_seconds=poll)
+        elif config["trigger"] == "dbt_cloud":
+            made = trigger_class(
+                conn_id="dbt_cloud_default",
+                run_id=int(job_id),
+                end_time=time.time() + config["timeout"],
+                poll_interval=poll,
+                account_id=None,  # from the connection's login, as the operator leaves it by default
+            )
         else:
             project = projects.get(job_id) if config.get("coalesce") else None
             made = trigger_class(
@@ -547,6 +628,26 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
     }
 
 
+def _blocking_wait(config: dict[str, Any]) -> Any:
+    """``wait(job_id, poll, events)`` for one thread: baseline (b) or python-domino's own."""
+    import functools
+    import json
+    import os
+
+    from variants import blocking_poll, python_domino_wait
+
+    if config.get("wait") != "python_domino":
+        return blocking_poll
+    conn = json.loads(os.environ["AIRFLOW_CONN_DOMINO_DEFAULT"])
+    return functools.partial(
+        python_domino_wait,
+        host=conn["host"],
+        api_key=conn["password"],
+        project=config["project"],
+        timeout=config["timeout"],
+    )
+
+
 def _threads_worker(config: dict[str, Any], counter: Any) -> dict[str, Any]:
     import threading
     import time
@@ -559,11 +660,11 @@ def _threads_worker(config: dict[str, Any], counter: Any) -> dict[str, Any]:
         reset_peak_rss,
         rss_bytes,
     )
-    from variants import blocking_poll
 
+    wait = _blocking_wait(config)
     poll = config["poll"]
     warm: dict[str, tuple[float, str]] = {}
-    blocking_poll(config["warmup_job"], poll, warm)
+    wait(config["warmup_job"], poll, warm)
     counter.opened = 0
     reset_peak_rss()
     rss_before = rss_bytes()
@@ -586,7 +687,7 @@ def _threads_worker(config: dict[str, Any], counter: Any) -> dict[str, Any]:
     ticking.start()
     events: dict[str, tuple[float, str]] = {}
     threads = [
-        threading.Thread(target=blocking_poll, args=(job_id, poll, events), daemon=True)
+        threading.Thread(target=wait, args=(job_id, poll, events), daemon=True)
         for job_id in config["job_ids"]
     ]
     for thread in threads:
