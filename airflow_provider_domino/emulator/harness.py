@@ -174,7 +174,11 @@ class EmulatorProcess:
                 )
             time.sleep(0.02)
         self.url = ready_file.read_text().strip()
-        info = self._admin("GET", "/_emulator/info").json()
+        try:
+            info = self._admin("GET", "/_emulator/info").json()
+        except requests.RequestException:  # e.g. a certificate the harness does not trust: no orphan
+            self._terminate_process()
+            raise
         self.port = int(self.url.rsplit(":", 1)[1])
         self.proxy_url = info.get("proxyUrl")
         if self.proxy_url:

@@ -80,3 +80,16 @@ def test_the_provider_async_transport_verifies_against_the_connection_ca(
     assert asyncio.run(first_page(files.ca)) >= 0
     with pytest.raises(DominoConnectionError, match="TLS"):
         asyncio.run(first_page(other.ca))
+
+
+def test_a_harness_that_does_not_trust_the_certificate_stops_the_emulator(
+    certificates: tuple[TlsFiles, TlsFiles], tmp_path: Path
+) -> None:
+    files, other = certificates
+    emulator = EmulatorProcess(
+        api_key=KEY, ssl_certfile=files.cert, ssl_keyfile=files.key, ca_file=other.ca, work_dir=tmp_path
+    )
+    with pytest.raises(requests.exceptions.SSLError):
+        emulator.start()
+    assert emulator.pid is None  # not left running
+    emulator.close()
