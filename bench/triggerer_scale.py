@@ -210,8 +210,12 @@ def run_variant(
         )
         requests = emulator.requests_for(job_ids)
     result.update(_request_figures(requests, job_ids, poll))
-    result["scheme"] = "https" if tls else "http"
+    result["scheme"] = _scheme(tls)
     return _finish(result, sampler, not_running, triggers, job_seconds, poll, projects)
+
+
+def _scheme(tls: TlsFiles | None) -> str:
+    return "https" if tls else "http"
 
 
 def _env(variant_dir: Path, url: str, settings: dict[str, Any], tls: TlsFiles | None) -> dict[str, str]:
@@ -251,7 +255,7 @@ def _peer_connection(peer: str, port: int, tls: TlsFiles | None) -> tuple[str, d
             "conn_type": "databricks",
             "host": "127.0.0.1",
             "port": port,
-            "schema": "https" if tls else "http",
+            "schema": _scheme(tls),
             "password": "dapi-bench",
         }
         return "AIRFLOW_CONN_DATABRICKS_DEFAULT", fields
@@ -291,7 +295,7 @@ def _run_peer(
                 raise RuntimeError(f"the {name} stub did not start")
             time.sleep(0.05)
         port = int(port_file.read_text())
-        base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        base = f"{_scheme(tls)}://127.0.0.1:{port}"
         verify = str(tls.ca) if tls else True
         for _ in range(200):
             try:
@@ -351,7 +355,7 @@ def _run_peer(
             "request_statuses": {},
             "poll_gap_median": float("nan"),
             "poll_gap_p99": float("nan"),
-            "scheme": "https" if tls else "http",
+            "scheme": _scheme(tls),
         }
     )
     return _finish(result, sampler, 0, triggers, job_seconds, poll, 1)
