@@ -211,9 +211,7 @@ def run_scale_part(settings: dict[str, Any], work: Path, log: Callable[[str], No
             figures = triggerer_scale.run(**kwargs, work_dir=work, variants=[name], log=log)[name]
         except Exception as err:  # a peer's package missing, a stub that would not start...
             log(f"  {name}: failed: {err!r}"[:2000])
-            variants[name] = {
-                "not_available": f"failed: {str(err).splitlines()[0][:300] if str(err) else repr(err)}"
-            }
+            variants[name] = {"not_available": f"failed: {last_line(err)}"}
             continue
         figures["raw"].pop("trigger_seconds", None)  # thousands of numbers; the summaries keep what matters
         variants[name] = figures
@@ -221,6 +219,12 @@ def run_scale_part(settings: dict[str, Any], work: Path, log: Callable[[str], No
         "params": {**params, "pool_size": getattr(transport, "ASYNC_POOL_SIZE", 16)},
         "variants": variants,
     }
+
+
+def last_line(err: BaseException) -> str:
+    """The line of an error that says what went wrong (a worker's error ends with its traceback's last line)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[-1] if lines else repr(err))[:300]
 
 
 def run_part(part: str, settings: dict[str, Any], work: Path, log: Callable[[str], None]) -> dict[str, Any]:
