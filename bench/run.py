@@ -90,7 +90,7 @@ def estimate_seconds(part: str, settings: dict[str, Any]) -> float:
     """A rough wall time for one part on 2 cores (measured on the development machine), for the plan."""
     if part in SCALE_PARTS:
         # Start the jobs and wait for them, run them, tear the emulator down; one fresh emulator each.
-        per_variant = settings["job_seconds"] + 20 + 0.04 * settings["triggers"]
+        per_variant = settings["job_seconds"] + 5 + 0.025 * settings["triggers"]
         return per_variant * len(settings["variants"])
     if part == "latency":
         return settings["max_seconds"] + 30
