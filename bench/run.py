@@ -65,7 +65,7 @@ FULL: dict[str, dict[str, Any]] = {
         "triggers": 200,
         "projects": 2,
         "page_size": 20,
-        "page_delay": 0.1,
+        "page_delay": 0.2,
         "list_lag": 6.0,
         "min_seconds": 1.0,
         "max_seconds": 30.0,
