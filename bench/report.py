@@ -461,7 +461,9 @@ def scale_a_section(results: dict[str, Any], part: str) -> list[str]:
         _settings_line(results, part),
         "",
     ]
-    peers_here = [(name, label) for name, label in PEERS if _variant(results, part, name) is not None]
+    peers_here = [
+        (label, peer) for name, label in PEERS if (peer := _variant(results, part, name)) is not None
+    ]
     rows = []
     for name, figures_v in figures["variants"].items():
         label = VARIANT_LABELS.get(name, name)
@@ -472,10 +474,7 @@ def scale_a_section(results: dict[str, Any], part: str) -> list[str]:
             rows.append([label, figures_v["not_available"]] + [""] * (8 + len(peers_here)))
             continue
         cpu = _num(figures_v["cpu_ms_per_trigger_interval"])
-        ratios = [
-            _x(cpu, _num(_variant(results, part, peer)["cpu_ms_per_trigger_interval"]))
-            for peer, _ in peers_here
-        ]  # type: ignore[index]
+        ratios = [_x(cpu, _num(peer["cpu_ms_per_trigger_interval"])) for _, peer in peers_here]
         rows.append(
             [
                 label,
@@ -496,7 +495,7 @@ def scale_a_section(results: dict[str, Any], part: str) -> list[str]:
         "variant",
         "status requests / trigger / interval",
         "CPU ms / trigger / interval",
-        *(f"CPU vs {label}" for _, label in peers_here),
+        *(f"CPU vs {label}" for label, _ in peers_here),
         "CPU ms / request",
         "TCP opened (peak open)",
         "RSS / trigger (KiB)",
