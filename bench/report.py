@@ -467,7 +467,7 @@ def scale_a_section(results: dict[str, Any], part: str) -> list[str]:
     rows = []
     for name, figures_v in figures["variants"].items():
         label = VARIANT_LABELS.get(name, name)
-        scheme = figures_v.get("raw", {}).get("scheme")
+        scheme = figures_v.get("scheme") or figures_v.get("raw", {}).get("scheme")
         if scheme and scheme != ("https" if params.get("tls") else "http"):
             label += f" (over {scheme})"  # e.g. a peer whose hook builds https URLs only
         if "not_available" in figures_v:

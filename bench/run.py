@@ -1,6 +1,6 @@
 """Run the round-2 benchmark suite side by side and write ``bench/RESULTS.md`` (raw figures: ``results.json``).
 
-    .venv/bin/python bench/run.py            # the whole suite, about 30 minutes on 2 cores (make bench)
+    .venv/bin/python bench/run.py            # the whole suite, 22-30 minutes on 2 cores (make bench)
     .venv/bin/python bench/run.py --quick    # the same suite, smaller: a smoke run
     .venv/bin/python bench/run.py --b --missed   # only some parts; the others keep their saved figures
     .venv/bin/python bench/run.py --render bench/results.json   # re-render RESULTS.md, run nothing
