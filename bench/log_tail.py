@@ -16,7 +16,7 @@ everything, so one poll takes the whole log, as after a triggerer restart); ``tr
 
 The text/Range-era variants (1 MiB ``Range`` windows, the whole log every poll, a server ignoring
 ``Range``, the streamed prototypes) need the emulator's ``--flat-shapes`` text log; their figures are
-kept in ``RESULTS.md`` labelled as such.
+kept in ``RESULTS-text-era.md``.
 """
 
 from __future__ import annotations

@@ -209,6 +209,11 @@ def run_variant(
             sampler=sampler,
         )
         requests = emulator.requests_for(job_ids)
+        from request_phases import status_request_phases
+
+        watched = set(job_ids)
+        jobs = {job["id"]: job for job in emulator.process.jobs() if job["id"] in watched}
+        result.update(status_request_phases(requests, jobs, poll))  # steady state vs each job's last read
     result.update(_request_figures(requests, job_ids, poll))
     result["scheme"] = _scheme(tls)
     return _finish(result, sampler, not_running, triggers, job_seconds, poll, projects)
