@@ -13,6 +13,7 @@ import contextlib
 import http.cookiejar
 import logging
 import re
+import time
 import weakref
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -46,15 +47,16 @@ class SyncTransport:
 
     def send(self, call: ApiCall[T]) -> T:
         """Send ``call`` with retries; return its parsed result or raise a typed error."""
-        attempts = 0
-        try:
-            for attempt in self._policy.retrying():
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    return read_response(call, self._send_once(call))
-        except RetryableFailure as failure:
-            raise failure.final_error(attempts) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            try:
+                return read_response(call, self._send_once(call))
+            except RetryableFailure as failure:
+                wait = self._policy.retry_wait(attempt, started, failure)
+                if wait is None:
+                    raise failure.final_error(attempt) from None
+            time.sleep(wait)
 
     def _send_once(self, call: ApiCall[Any]) -> RawResponse:
         import requests
@@ -396,15 +398,16 @@ class AsyncTransport:
 
     async def send(self, call: ApiCall[T]) -> T:
         """Send ``call`` with retries; return its parsed result or raise a typed error."""
-        attempts = 0
-        try:
-            async for attempt in self._policy.async_retrying():
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    return read_response(call, await self._send_once(call))
-        except RetryableFailure as failure:
-            raise failure.final_error(attempts) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            try:
+                return read_response(call, await self._send_once(call))
+            except RetryableFailure as failure:
+                wait = self._policy.retry_wait(attempt, started, failure)
+                if wait is None:
+                    raise failure.final_error(attempt) from None
+            await asyncio.sleep(wait)
 
     async def _send_once(self, call: ApiCall[Any]) -> RawResponse:
         shared = self._acquire()
