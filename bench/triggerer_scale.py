@@ -83,18 +83,17 @@ VARIANTS = {
         "big_log": True,
         "log_level": "INFO",
     },
-    # The same two with ``gc.freeze()`` after warm-up (a triggerer-process setting, not the provider's):
-    # Airflow's and every module's objects leave the collector's generations, so a full collection
-    # walks only what the triggers allocate.
-    "coalesced_logs_freeze": {
+    # The same two without the provider's one-time freeze of the triggerer's start-up heap
+    # (``triggers.startup_heap``): every full garbage collection walks Airflow's objects too.
+    "coalesced_logs_no_freeze": {
         "kind": "trigger",
         "trigger": "ours",
         "fetch_logs": True,
         "coalesce": True,
         "writing": True,
-        "gc_freeze": True,
+        "env": {"AIRFLOW__DOMINO__TRIGGERER_GC_FREEZE": "False"},
     },
-    "coalesced_logs_big_freeze": {
+    "coalesced_logs_big_no_freeze": {
         "kind": "trigger",
         "trigger": "ours",
         "fetch_logs": True,
@@ -102,7 +101,7 @@ VARIANTS = {
         "writing": True,
         "big_log": True,
         "log_level": "INFO",
-        "gc_freeze": True,
+        "env": {"AIRFLOW__DOMINO__TRIGGERER_GC_FREEZE": "False"},
     },
     # The peer: apache-airflow-providers-databricks' DatabricksExecutionTrigger against a stub.
     "databricks": {"kind": "databricks", "fetch_logs": False},
@@ -195,6 +194,7 @@ def _env(variant_dir: Path, url: str, settings: dict[str, Any]) -> dict[str, str
     env = worker_env(variant_dir / "airflow", url)
     if settings.get("log_level"):
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = settings["log_level"]
+    env.update(settings.get("env", {}))
     return env
 
 
@@ -496,11 +496,6 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
     lags: list[tuple[float, float]] = []
     stop = asyncio.Event()
     started = time.monotonic()
-    if config.get("gc_freeze"):
-        import gc
-
-        gc.collect()
-        gc.freeze()
     timer = config.pop("_timer")
     timer.reset()
     import gc
