@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_provider_domino.api.polling import FIRST_POLL_INTERVAL, JITTER
+from airflow_provider_domino.api.polling import poll_delay
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
@@ -74,6 +74,7 @@ def watch_step(
     watch_started_at: float,
     poll_interval: float,
     jitter: float = 0.0,
+    spread: bool = False,
 ) -> Continue | Outcome:
     """Decide what one status check means.
 
@@ -85,6 +86,8 @@ def watch_step(
     :param poll_interval: the longest wait between checks.
     :param jitter: a draw in ``[0, 1)`` that shortens the wait by up to ``JITTER`` (callers pass
         ``random.random()``), so triggers started together drift apart.
+    :param spread: this is the watcher's first step since it (re)started: the wait is spread over the
+        whole interval (see :func:`~airflow_provider_domino.api.polling.poll_delay`).
     """
     warning = None
     if job is not None and job.is_finished:  # ``isCompleted`` decides when the server sends it
@@ -98,8 +101,7 @@ def watch_step(
         warning = f"{error}; will check again"
     if deadline is not None and now >= deadline:
         return Outcome(TIMEOUT, "did not finish before its deadline", job)
-    delay = min(poll_interval, max(FIRST_POLL_INTERVAL, now - watch_started_at))
-    delay *= 1 - JITTER * min(max(jitter, 0.0), 1.0)
+    delay = poll_delay(poll_interval, now - watch_started_at, jitter, spread=spread)
     if deadline is not None:
         delay = max(0.0, min(delay, deadline - now))
     return Continue(delay, warning)

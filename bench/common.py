@@ -501,17 +501,30 @@ class CallbackTimer:
 
     def __init__(self) -> None:
         self.longest = 0.0
-        #: The longest garbage collection (any generation), and how many full (generation 2) ran.
+        #: What the longest callback was (its handle's repr, shortened).
+        self.longest_what = ""
+        #: The longest garbage collection (any generation), in wall and in CPU time of this thread,
+        #: the CPU spent in all collections, and how many full (generation 2) collections ran.
         self.longest_gc = 0.0
+        self.longest_gc_cpu = 0.0
+        self.gc_cpu = 0.0
         self.full_collections = 0
-        self._gc_started = 0.0
+        self._gc_started = (0.0, 0.0)
+
+    def reset(self) -> None:
+        """Forget everything measured so far (after warm-up)."""
+        self.longest, self.longest_what = 0.0, ""
+        self.longest_gc = self.longest_gc_cpu = self.gc_cpu = 0.0
+        self.full_collections = 0
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            self._gc_started = time.perf_counter()
+            self._gc_started = (time.perf_counter(), time.thread_time())
             return
-        spent = time.perf_counter() - self._gc_started
-        self.longest_gc = max(self.longest_gc, spent)
+        wall, cpu = time.perf_counter() - self._gc_started[0], time.thread_time() - self._gc_started[1]
+        self.longest_gc = max(self.longest_gc, wall)
+        self.longest_gc_cpu = max(self.longest_gc_cpu, cpu)
+        self.gc_cpu += cpu
         if info.get("generation") == 2:
             self.full_collections += 1
 
@@ -531,6 +544,7 @@ class CallbackTimer:
                 spent = time.thread_time() - started
                 if spent > timer.longest:
                     timer.longest = spent
+                    timer.longest_what = repr(handle)[:160]
 
         asyncio.events.Handle._run = run  # type: ignore[method-assign]
         return self

@@ -222,8 +222,7 @@ async def _tail(config: dict[str, Any]) -> dict[str, Any]:
     state["log_requests"] = 0
     lags: list[float] = []
     stop = asyncio.Event()
-    timer.longest = timer.longest_gc = 0.0
-    timer.full_collections = 0
+    timer.reset()
 
     async def ticker() -> None:
         while not stop.is_set():
@@ -253,7 +252,10 @@ async def _tail(config: dict[str, Any]) -> dict[str, Any]:
         "lag_p99": percentile(lags, 99),
         "lag_max": max(lags, default=float("nan")),
         "longest_callback": timer.longest,
+        "longest_callback_what": timer.longest_what,
         "longest_gc": timer.longest_gc,
+        "longest_gc_cpu": timer.longest_gc_cpu,
+        "gc_cpu_seconds": timer.gc_cpu,
         "full_collections": timer.full_collections,
     }
     await hook.aclose()

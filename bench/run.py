@@ -40,7 +40,15 @@ from common import BENCH_DIR, WorkDir, machine_info, provider_revision
 
 #: Every peer and our client, 300 triggers in one loop (part A, over http and over https).
 A_VARIANTS = ["coalesced", "ours", "ours_httpx", "databricks", "dbt_cloud", "python_domino", "threads"]
-B_VARIANTS = ["coalesced", "coalesced_logs", "ours_logs", "coalesced_logs_big"]
+B_VARIANTS = [
+    "coalesced",
+    "coalesced_logs",
+    "ours_logs",
+    "coalesced_logs_big",
+    # The same without the provider's one-time freeze of the triggerer's start-up heap: what it buys.
+    "coalesced_logs_no_freeze",
+    "coalesced_logs_big_no_freeze",
+]
 
 #: The parts of the suite, in running order; ``requests`` (requests per job, adaptive vs fixed polling)
 #: runs only when asked for (``--requests``): it is not one of round 2's targets.

@@ -20,6 +20,7 @@ only). Each result says which in ``scheme``.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,18 +91,17 @@ VARIANTS = {
         "big_log": True,
         "log_level": "INFO",
     },
-    # The same two with ``gc.freeze()`` after warm-up (a triggerer-process setting, not the provider's):
-    # Airflow's and every module's objects leave the collector's generations, so a full collection
-    # walks only what the triggers allocate.
-    "coalesced_logs_freeze": {
+    # The same two without the provider's one-time freeze of the triggerer's start-up heap
+    # (``triggers.startup_heap``): every full garbage collection walks Airflow's objects too.
+    "coalesced_logs_no_freeze": {
         "kind": "trigger",
         "trigger": "ours",
         "fetch_logs": True,
         "coalesce": True,
         "writing": True,
-        "gc_freeze": True,
+        "env": {"AIRFLOW__DOMINO__TRIGGERER_GC_FREEZE": "False"},
     },
-    "coalesced_logs_big_freeze": {
+    "coalesced_logs_big_no_freeze": {
         "kind": "trigger",
         "trigger": "ours",
         "fetch_logs": True,
@@ -109,7 +109,7 @@ VARIANTS = {
         "writing": True,
         "big_log": True,
         "log_level": "INFO",
-        "gc_freeze": True,
+        "env": {"AIRFLOW__DOMINO__TRIGGERER_GC_FREEZE": "False"},
     },
     # The peers: apache-airflow-providers-databricks' DatabricksExecutionTrigger and
     # apache-airflow-providers-dbt-cloud's DbtCloudRunJobTrigger against stubs of their APIs, and
@@ -227,6 +227,7 @@ def _env(variant_dir: Path, url: str, settings: dict[str, Any], tls: TlsFiles | 
     env = worker_env(variant_dir / "airflow", url, tls)
     if settings.get("log_level"):
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = settings["log_level"]
+    env.update(settings.get("env", {}))
     return env
 
 
@@ -408,6 +409,10 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "cpu_ms_per_trigger_interval": 1000 * result["cpu_seconds"] / intervals,
         "longest_callback_ms": 1000 * result.get("longest_callback", float("nan")),
         "steady_longest_callback_ms": 1000 * result.get("steady_longest_callback", float("nan")),
+        "longest_gc_cpu_ms": 1000 * result.get("longest_gc_cpu", float("nan")),
+        "gc_cpu_share": result.get("gc_cpu_seconds", float("nan")) / (result["cpu_seconds"] or 1),
+        "full_collections": result.get("full_collections"),
+        "tracked_objects": result.get("tracked_objects"),
         "projects": result.get("projects", 1),
         # About 1.0 when every trigger keeps its schedule; below 1 when triggers fall behind it.
         "polls_per_interval": result["status_polls"] / scheduled if scheduled else float("nan"),
@@ -478,7 +483,10 @@ def run(
             f" (steady {figures['steady_lag_p99_ms']:.0f} ms),"
             f" worker CPU {figures['worker_cpu_percent']:.0f}%, emulator CPU {figures['emulator_cpu_percent']:.0f}%,"
             f" rest of machine {figures['rest_of_machine_cpu_percent']:.0f}%, {figures['scheme']},"
-            f" events {figures['events']}"
+            f" events {figures['events']};"
+            f" GC: longest {figures['longest_gc_cpu_ms']:.0f} ms CPU, {figures['full_collections']} full,"
+            f" {100 * figures['gc_cpu_share']:.0f}% of CPU, {figures['tracked_objects']} objects tracked;"
+            f" longest callback was {raw.get('longest_callback_what', '')[:100]}"
         )
     return results
 
@@ -578,16 +586,14 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
     lags: list[tuple[float, float]] = []
     stop = asyncio.Event()
     started = time.monotonic()
-    if config.get("gc_freeze"):
-        import gc
-
-        gc.collect()
-        gc.freeze()
     timer = config.pop("_timer")
-    timer.longest = timer.longest_gc = 0.0
-    timer.full_collections = 0
+    timer.reset()
+    import gc
+
+    tracked_objects = len(gc.get_objects())  # what a full collection walks (before the triggers)
 
     steady_from = 2 * poll  # after the start-up burst (building every trigger is one step)
+    census: dict[str, Any] = {}
     steady_longest = {"value": 0.0, "reset": False}
 
     async def ticker() -> None:
@@ -597,6 +603,8 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
             lags.append((before - started, time.monotonic() - before - TICK))
             if not steady_longest["reset"] and before - started >= steady_from:
                 steady_longest["reset"] = True
+                if os.environ.get("BENCH_GC_CENSUS"):  # diagnosis only: walking the heap stalls
+                    census["objects"] = _gc_census()
                 steady_longest["value"] = timer.longest  # whole-run maximum so far, kept aside
                 timer.longest = 0.0
 
@@ -627,8 +635,13 @@ async def _trigger_worker(config: dict[str, Any], counter: Any) -> dict[str, Any
         "tcp_opened": counter.opened,
         **_lag_stats(lags, [seconds for _, _, seconds in events], poll),
         "longest_callback": max(timer.longest, steady_longest["value"]),
+        "longest_callback_what": timer.longest_what,
         "longest_gc": timer.longest_gc,
+        "longest_gc_cpu": timer.longest_gc_cpu,
+        "gc_cpu_seconds": timer.gc_cpu,
         "full_collections": timer.full_collections,
+        "tracked_objects": tracked_objects,
+        **census,
         "steady_longest_callback": timer.longest if steady_longest["reset"] else float("nan"),
         "events": statuses,
         "unfinished": len(pending),
@@ -655,6 +668,29 @@ def _blocking_wait(config: dict[str, Any]) -> Any:
         project=config["project"],
         timeout=config["timeout"],
     )
+
+
+def _gc_census() -> dict[str, Any]:
+    """How many objects the collector tracks, and the most common types among them."""
+    import collections
+    import gc
+
+    objects = gc.get_objects()
+    kinds = collections.Counter(type(obj).__qualname__ for obj in objects)
+    count = len(objects)
+    del objects
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection would free now: garbage in reference cycles
+    gc.collect()
+    garbage = collections.Counter(type(obj).__qualname__ for obj in gc.garbage)
+    garbage_count = len(gc.garbage)
+    gc.garbage.clear()
+    gc.set_debug(0)
+    return {
+        "count": count,
+        "by_type": kinds.most_common(25),
+        "garbage": garbage_count,
+        "garbage_by_type": garbage.most_common(25),
+    }
 
 
 def _threads_worker(config: dict[str, Any], counter: Any) -> dict[str, Any]:

@@ -110,3 +110,12 @@ def test_jitter_only_shortens_the_wait():
 def test_neither_job_nor_error_is_a_programming_error():
     with pytest.raises(ValueError):
         step(job=None)
+
+
+def test_a_first_step_spreads_its_wait_over_the_whole_interval():
+    from airflow_provider_domino.api.polling import SPREAD_FLOOR
+
+    assert step(spread=True, jitter=0.0).delay == 30.0
+    assert step(spread=True, jitter=0.5).delay == pytest.approx(30.0 * (1 - (1 - SPREAD_FLOOR) * 0.5))
+    assert step(spread=True, jitter=1.0).delay == pytest.approx(30.0 * SPREAD_FLOOR)
+    assert step(spread=True, jitter=0.5, deadline=NOW + 3).delay == 3.0  # still never past the deadline

@@ -26,6 +26,7 @@ from airflow_provider_domino.api.models import (
     LogPage,
     Project,
     Tag,
+    log_entry_tuple,
     unwrap,
 )
 
@@ -82,10 +83,15 @@ def segment(value: object) -> str:
 # --- parsing helpers -------------------------------------------------------------------------
 
 
-def parse_json(call: ApiCall[Any], response: RawResponse) -> Any:
-    """Decode the JSON body, or raise a clear error when a success status carries something else."""
+def parse_json(
+    call: ApiCall[Any], response: RawResponse, object_hook: Callable[[dict[str, Any]], Any] | None = None
+) -> Any:
+    """Decode the JSON body, or raise a clear error when a success status carries something else.
+
+    :param object_hook: ``json.loads``' hook, applied to every object as it is decoded.
+    """
     try:
-        return json.loads(response.body.decode("utf-8"))
+        return json.loads(response.body.decode("utf-8"), object_hook=object_hook)
     except (UnicodeDecodeError, json.JSONDecodeError):
         content_type = response.header("content-type") or "no content type"
         snippet = trim_message(response.body[:300].decode("utf-8", "replace"), 120)
@@ -217,7 +223,7 @@ def _parse_log_page(call: ApiCall[Any], response: RawResponse) -> LogPage | LogC
     """
     if not _is_json(response):
         return LogChunk(response.body, 0)
-    payload = _expect(call, response, parse_json(call, response), dict, "a log object")
+    payload = _expect(call, response, parse_json(call, response, log_entry_tuple), dict, "a log object")
     logs = payload.get("logs") if isinstance(payload.get("logs"), dict) else payload
     items = _expect(call, response, logs.get("logContent") or [], list, "a list under 'logs.logContent'")
     metadata = _dict_at(payload, "metadata")

@@ -260,23 +260,46 @@ class LogEntry:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> LogEntry:
-        return cls(
-            log=str(data.get("log") or ""),
-            log_type=str(data.get("logType") or ""),
-            timestamp=str(data.get("timestamp") or ""),
-        )
+        return cls(*_entry_tuple(data))
+
+
+#: A log entry as a page keeps it: ``(log, logType, timestamp)``.
+EntryTuple = tuple[str, str, str]
+
+
+def log_entry_tuple(data: dict[str, Any]) -> Any:
+    """``json.loads`` object hook for a log page: each entry becomes an :data:`EntryTuple` as it is decoded.
+
+    A page holds up to 10,000 entries and is shown in slices, between which the event loop runs other
+    triggers; kept as dicts, its entries would outlive a few garbage collections and be promoted to the
+    oldest generation, and it is those promotions that trigger full collections, which walk every
+    object in the triggerer and hold its loop for a fraction of a second. A tuple of strings is dropped
+    from the collector's watch at its first collection, and the dict is freed as soon as it is
+    converted. Any other object (the page's envelopes) is returned as it is.
+    """
+    if "log" in data and "logContent" not in data:
+        return _entry_tuple(data)
+    return data
+
+
+def _entry_tuple(data: Mapping[str, Any]) -> EntryTuple:
+    return (str(data.get("log") or ""), str(data.get("logType") or ""), str(data.get("timestamp") or ""))
 
 
 class LogEntries(Sequence[LogEntry]):
-    """A page's ``logContent`` items, each read into a :class:`LogEntry` only when it is reached.
+    """A page's ``logContent`` items, each made a :class:`LogEntry` only when it is reached.
 
-    Reading 10,000 entries takes a few tens of milliseconds; done lazily it happens inside the sliced
-    loop that shows them (:mod:`~airflow_provider_domino.log_cursor`), which yields to the event loop.
-    Items that are not objects are left out.
+    Done lazily, the conversion of 10,000 entries happens inside the sliced loop that shows them
+    (:mod:`~airflow_provider_domino.log_cursor`), which yields to the event loop. Items are
+    entry tuples (see :func:`log_entry_tuple`) or entry objects; anything else is left out.
     """
 
     def __init__(self, items: list[Any]) -> None:
-        self._items = [item for item in items if isinstance(item, Mapping)]
+        self._items: list[EntryTuple] = [
+            item if isinstance(item, tuple) else _entry_tuple(item)
+            for item in items
+            if isinstance(item, tuple | Mapping)
+        ]
 
     def __len__(self) -> int:
         return len(self._items)
@@ -287,12 +310,12 @@ class LogEntries(Sequence[LogEntry]):
     def __getitem__(self, index: slice) -> Sequence[LogEntry]: ...
     def __getitem__(self, index: int | slice) -> LogEntry | Sequence[LogEntry]:
         if isinstance(index, slice):
-            return [LogEntry.from_api(item) for item in self._items[index]]
-        return LogEntry.from_api(self._items[index])
+            return [LogEntry(*item) for item in self._items[index]]
+        return LogEntry(*self._items[index])
 
     def __iter__(self) -> Iterator[LogEntry]:
         for item in self._items:
-            yield LogEntry.from_api(item)
+            yield LogEntry(*item)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,29 @@ import random
 
 FIRST_POLL_INTERVAL = 2.0
 #: Each delay is shortened by up to this fraction at random, so triggers that all started together
-#: (a triggerer restart) drift apart instead of polling in lock-step bursts.
+#: drift apart instead of polling in lock-step bursts.
 JITTER = 0.1
+#: A trigger's first wait after it (re)starts is spread over the whole interval, from this fraction of
+#: it up: a triggerer that takes over a thousand triggers at once (a restart, a deploy) would otherwise
+#: see them all poll, and log, in the same fraction of a second, every interval, for as long as they run.
+#: 10% jitter alone needs dozens of intervals to undo that.
+SPREAD_FLOOR = 0.1
+
+
+def poll_delay(poll_interval: float, watched_for: float, draw: float, *, spread: bool = False) -> float:
+    """Seconds until the next check, after ``watched_for`` seconds of watching (never more than asked).
+
+    :param draw: a random draw in ``[0, 1)``; it shortens the delay by up to ``JITTER``, or, with
+        ``spread``, places it anywhere between ``SPREAD_FLOOR`` and the whole delay.
+    :param spread: this is the first wait since the watcher (re)started.
+    """
+    delay = min(poll_interval, max(FIRST_POLL_INTERVAL, watched_for))
+    draw = min(max(draw, 0.0), 1.0)
+    if spread:
+        return delay * (1 - (1 - SPREAD_FLOOR) * draw)
+    return delay * (1 - JITTER * draw)
 
 
 def next_poll_delay(poll_interval: float, watched_for: float) -> float:
-    """Seconds until the next check, after ``watched_for`` seconds of watching (never more than asked)."""
-    delay = min(poll_interval, max(FIRST_POLL_INTERVAL, watched_for))
-    return delay * (1 - JITTER * random.random())
+    """:func:`poll_delay` with a fresh random draw."""
+    return poll_delay(poll_interval, watched_for, random.random())

@@ -138,6 +138,7 @@ class DominoJobTrigger(BaseTrigger):
         if self.fetch_logs:
             await self._resume_from_checkpoint()
         watcher, watch = self._register_with_watcher()
+        first_step = True
         try:
             while True:
                 job: Job | None = None
@@ -166,7 +167,14 @@ class DominoJobTrigger(BaseTrigger):
                     watch_started_at=self.watch_started_at,
                     poll_interval=self.poll_interval,
                     jitter=random.random(),
+                    # Triggers a triggerer took over together would otherwise poll (and log) in step.
+                    spread=first_step,
                 )
+                if first_step:
+                    from airflow_provider_domino.triggers.startup_heap import freeze_startup_heap_once
+
+                    freeze_startup_heap_once()  # once per process: see the module
+                first_step = False
                 if isinstance(step, Outcome):
                     if step.kind == TIMEOUT:
                         yield await self._timeout(hook)

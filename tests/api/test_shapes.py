@@ -292,6 +292,28 @@ def test_log_page_reads_the_published_envelope():
     assert (page.limit, page.latest_time_nano, page.is_complete) == (1000, 1764151200500000000, False)
 
 
+def test_a_decoded_log_page_leaves_the_garbage_collector_nothing_to_promote():
+    """Entries become plain tuples of strings as they are decoded: no dict per entry survives, and the
+    collector stops tracking the tuples, so a 10,000-entry page shown in slices cannot fill the oldest
+    generation and set off full collections in the triggerer."""
+    import gc
+
+    entries = [
+        {"log": f"line {i}\n", "logType": "stdOut", "size": 7, "timestamp": "2026-11-26T10:00:00Z"}
+        for i in range(2000)
+    ]
+    entries.append({"logType": "stdErr", "timestamp": "2026-11-26T10:00:01Z"})  # no ``log``: still read
+    payload = {"logs": {"logContent": entries, "isComplete": True}, "metadata": {"pagination": {}}}
+    page = endpoints.get_job_log_page(JOB_ID, log_type="complete").read(json_response(payload))
+    assert isinstance(page, LogPage)
+    kept = page.entries._items  # type: ignore[attr-defined]
+    assert all(type(item) is tuple for item in kept)
+    gc.collect()
+    assert not any(gc.is_tracked(item) for item in kept)
+    assert [entry.log for entry in page.entries][:2] == ["line 0\n", "line 1\n"]
+    assert (page.entries[-1].log, page.entries[-1].log_type) == ("", "stdErr")
+
+
 def test_log_page_caps_the_limit_and_requires_a_log_type():
     assert (
         dict(endpoints.get_job_log_page(JOB_ID, log_type="stdErr", limit=50_000).params or {})["limit"]

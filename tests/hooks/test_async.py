@@ -114,3 +114,30 @@ def _open_connections(emulator) -> set[tuple[str, int]]:
         for conn in psutil.Process().net_connections(kind="tcp")
         if conn.raddr and conn.raddr.port == port and conn.status == "ESTABLISHED"
     }
+
+
+def test_large_answers_are_parsed_off_the_event_loop(hook, emulator, monkeypatch):
+    """Decoding a full log page takes milliseconds that every trigger in the loop would wait for."""
+    import threading
+
+    from airflow_provider_domino.hooks import transport
+
+    job = hook.start_job("true", "small")
+    parsed_in: list[str] = []
+    real_read = transport.read_response
+
+    def recording_read(call, response):
+        parsed_in.append(threading.current_thread().name)
+        return real_read(call, response)
+
+    monkeypatch.setattr(transport, "read_response", recording_read)
+
+    async def get_twice() -> None:
+        await hook.aget_job(job.id)  # a small answer: parsed on the loop
+        monkeypatch.setattr(transport, "PARSE_IN_THREAD_BYTES", 1)
+        assert (await hook.aget_job(job.id)).id == job.id  # now "large": parsed in a worker thread
+        await hook.aclose()
+
+    asyncio.run(get_twice())
+    main = threading.main_thread().name
+    assert parsed_in[0] == main and parsed_in[1] != main

@@ -119,3 +119,41 @@ def test_parse_retry_after_http_date():
 
 def test_retry_after_is_capped():
     assert RetryPolicy(retry_after_cap=5).backoff(1, 3600) == 5
+
+
+def test_retry_wait_gives_up_after_the_attempts_or_the_time_budget():
+    from airflow_provider_domino.hooks.retry import RetryableFailure
+
+    policy = RetryPolicy(max_attempts=3, max_elapsed=10, backoff_initial=1, backoff_max=4)
+    failure = RetryableFailure(DominoServerError("GET", "/x", 503, "busy"))
+    now = time.monotonic()
+    assert 0.5 <= policy.retry_wait(1, now, failure) <= 1.0
+    assert 1.0 <= policy.retry_wait(2, now, failure) <= 2.0
+    assert policy.retry_wait(3, now, failure) is None  # the third attempt was the last
+    assert policy.retry_wait(1, now - 10, failure) is None  # the time budget is spent
+    told = RetryableFailure(DominoServerError("GET", "/x", 429, "slow down"), retry_after=99)
+    assert policy.retry_wait(1, now, told) == policy.retry_after_cap
+
+
+def test_async_requests_leave_no_garbage_in_reference_cycles(hook, emulator):
+    """Garbage in cycles waits for the collector, and in a triggerer serving hundreds of requests a second
+    it is what sets off the full collections that hold the event loop. A request must free all it made."""
+    import asyncio
+    import gc
+
+    job = hook.start_job("true", "small")
+
+    async def poll(times: int) -> None:
+        for _ in range(times):
+            await hook.aget_job(job.id)
+        await hook.aclose()
+
+    asyncio.run(poll(5))  # warm-up: imports, the shared client
+    gc.collect()
+    gc.disable()
+    try:
+        asyncio.run(poll(200))
+        cyclic = gc.collect()
+    finally:
+        gc.enable()
+    assert cyclic < 200, f"{cyclic} objects in reference cycles after 200 requests"

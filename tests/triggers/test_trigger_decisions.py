@@ -222,3 +222,31 @@ def test_a_trigger_stopped_between_pages_sends_its_last_checkpoint_in_cleanup(mo
     asyncio.run(stop_mid_poll())
     assert [cursor["byte_offset"] for cursor in written] == [7]
     assert hook.closed
+
+
+def test_only_the_first_wait_is_spread_over_the_whole_interval(monkeypatch):
+    """Triggers a triggerer takes over together would otherwise poll in step for as long as they run."""
+    import time
+
+    from airflow_provider_domino.api.polling import JITTER, SPREAD_FLOOR
+    from airflow_provider_domino.triggers import domino as trigger_module
+
+    waits: list[float] = []
+
+    async def no_sleep(delay: float) -> None:
+        waits.append(delay)
+
+    monkeypatch.setattr(trigger_module.random, "random", lambda: 0.5)
+    monkeypatch.setattr(trigger_module.asyncio, "sleep", no_sleep)
+    trigger = DominoJobTrigger("job-1", poll_interval=2.0, watch_started_at=time.time())
+    hook = FakeAsyncHook(["Running", "Running", "Running", "Succeeded"])
+    trigger._hook = lambda: hook  # type: ignore[method-assign]
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("no event")
+
+    assert asyncio.run(first_event())["status"] == "success"
+    assert waits[0] == pytest.approx(2.0 * (1 - (1 - SPREAD_FLOOR) * 0.5))
+    assert waits[1:] == [pytest.approx(2.0 * (1 - JITTER * 0.5))] * 2
