@@ -56,7 +56,7 @@ $(BENCH_STAMP): $(STAMP) Makefile
 	! $(PY) -m pip check | grep -vE '^(dominodatalab|apache-airflow-providers-databricks|retry) |^No broken'
 	touch $(BENCH_STAMP)
 
-# `make bench BENCH_ARGS="--scale --tls"` passes options to bench/run.py.
+# `make bench BENCH_ARGS="--b --missed"` passes options to bench/run.py (see bench/README.md).
 bench: $(BENCH_STAMP)
 	$(PY) bench/run.py $(BENCH_ARGS)
 

@@ -112,6 +112,8 @@ class Target:
     #: ``ours / peer`` for each peer present (label -> text); empty where no peer measures this figure.
     ratios: dict[str, str] = field(default_factory=dict)
     ok: bool | None = None
+    #: Said after the verdict (e.g. how the figure stands in the steady state).
+    qualifier: str = ""
     #: How far from the target, when missed.
     short_by: str = ""
     why: str = ""
@@ -196,6 +198,8 @@ def status_requests_target(results: dict[str, Any]) -> Target:
         ).items()
     }
     target.ok = whole <= 0.05
+    if not target.ok and not math.isnan(steady) and steady <= 0.05:
+        target.qualifier = "over the whole run; **met** in the steady state"
     if not target.ok:
         target.short_by = f"{_f(whole - 0.05, 3)} over"
         target.why = (
@@ -219,17 +223,28 @@ def all_requests_target(results: dict[str, Any]) -> Target:
         return target
     value = _num(ours["requests_per_trigger_interval"])
     status = _num(ours["status_requests_per_trigger_interval"])
-    target.measured = f"coalesced **{_f(value, 3)}** (status {_f(status, 3)}, log {_f(value - status, 3)})"
+    steady = _raw(ours, "steady_requests_per_trigger_interval")
+    intervals = _raw(ours, "job_intervals_mean")
+    end_reads = _raw(ours, "terminal_reads_per_job") + _raw(ours, "final_log_reads_per_job")
+    target.measured = (
+        f"whole run, coalesced **{_f(value, 3)}** (status {_f(status, 3)}, log {_f(value - status, 3)}); "
+        f"steady state (no watched job ended yet) **{_f(steady, 3)}**; each job's end costs "
+        f"{_f(end_reads)} requests (the terminal status read and the final log read) = "
+        f"{_f(end_reads / intervals, 3)} per trigger per interval (jobs of {_f(intervals, 0)} intervals)"
+    )
     if per_job is not None:
         target.measured += (
             f"; per job with logs, same run {_f(_num(per_job['requests_per_trigger_interval']), 3)}"
         )
     target.ok = value <= 1.1
+    if not target.ok and not math.isnan(steady) and steady <= 1.1:
+        target.qualifier = "over the whole run; **met** in the steady state"
     if not target.ok:
         target.short_by = f"{_f(value - 1.1, 3)} over"
         target.why = (
-            f"log requests {_f(value - status, 3)} per trigger per interval (one per poll while a job runs, "
-            f"plus the final read) and status {_f(status, 3)}"
+            f"one log read per poll while a job runs (a poll comes up to 10% early, by the jitter that keeps "
+            f"triggers apart), plus each job's two end reads, {_f(end_reads / intervals, 3)} per trigger per "
+            f"interval for jobs of {_f(intervals, 0)} intervals; the steady state is {_f(steady, 3)}"
         )
     return target
 
@@ -393,7 +408,7 @@ def targets_section(results: dict[str, Any]) -> list[str]:
                 target.target,
                 target.measured,
                 *ratios,
-                _met(target.ok),
+                _met(target.ok) + (f" ({target.qualifier})" if target.qualifier else ""),
                 target.short_by,
                 target.why,
             ]

@@ -63,7 +63,19 @@ def status_request_phases(
     inside = sum(1 for at in times if begin <= at < end)
     seconds = max(0.0, end - begin)
     out["steady_seconds"] = seconds
-    out["steady_status_requests_per_trigger_interval"] = (
-        inside / (len(jobs) * seconds / poll) if seconds >= poll else nan
+    intervals = len(jobs) * seconds / poll
+    out["steady_status_requests_per_trigger_interval"] = inside / intervals if seconds >= poll else nan
+    # Every request (log reads too) in the same window, and the log reads each job cost after it ended.
+    every = [(entry, parse_iso(entry["time"])) for entry in requests]
+    out["steady_requests_per_trigger_interval"] = (
+        sum(1 for _, at in every if begin <= at < end) / intervals if seconds >= poll else nan
     )
+    final_logs = sum(
+        1
+        for entry, at in every
+        if entry["endpoint"] not in STATUS_ENDPOINTS
+        and entry.get("job_id") in ended
+        and at >= ended[entry["job_id"]]
+    )
+    out["final_log_reads_per_job"] = final_logs / len(jobs) if jobs else nan
     return out
