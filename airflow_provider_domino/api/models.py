@@ -204,14 +204,6 @@ class GoalLink:
         return cls(job_id=str(data.get("jobId", "")), goal_id=str(data.get("goalId", "")))
 
 
-def split_project_path(project: str) -> tuple[str, str]:
-    """Split ``owner/name`` into its two parts; raises ``ValueError`` naming the parameter otherwise."""
-    parts = str(project or "").split("/")
-    if len(parts) != 2 or not all(part.strip() for part in parts):
-        raise ValueError(f"Parameter 'project' must look like 'owner/name', got {project!r}")
-    return parts[0].strip(), parts[1].strip()
-
-
 @dataclass(frozen=True)
 class Project:
     """A Domino project: its id, name and owner's user name (the job link needs all three)."""

@@ -22,7 +22,8 @@ from airflow_provider_domino.api.errors import (
 )
 from airflow_provider_domino.api.idempotency import key_in_title, random_key, title_with_key
 from airflow_provider_domino.api.log_lines import last_lines, text_log_end
-from airflow_provider_domino.api.models import HardwareTier, LogChunk, Project, split_project_path
+from airflow_provider_domino.api.models import HardwareTier, LogChunk, Project
+from airflow_provider_domino.api.project_path import split_project_path
 from airflow_provider_domino.hooks.connection import DominoConnectionSettings
 from airflow_provider_domino.hooks.retry import RetryPolicy
 from airflow_provider_domino.log_cursor import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_domino.api.errors import DominoConfigError
-from airflow_provider_domino.api.models import split_project_path
+from airflow_provider_domino.api.project_path import split_project_path
 
 
 def is_templated(value: Any) -> bool:
