@@ -69,6 +69,8 @@ def verdicts(
 ) -> dict[str, Any]:
     """Each trigger's event against the emulator's record of its job: missed transitions, wrong commits."""
     missed, wrong_commit = [], []
+    # A commit compared where the emulator recorded one: equal ``None``s would prove nothing.
+    commits_compared = sum(1 for job_id in job_ids if truth[job_id].get("outputCommitId"))
     for job_id in job_ids:
         job, event = truth[job_id], events.get(job_id)
         expected = EXPECTED_EVENT.get(job["status"])
@@ -84,6 +86,7 @@ def verdicts(
     return {
         "missed_transitions": len(missed),
         "wrong_commits": len(wrong_commit),
+        "commits_compared": commits_compared,
         "missed_examples": missed[:5],
         "wrong_commit_examples": wrong_commit[:5],
     }

@@ -362,8 +362,8 @@ def missed_target(results: dict[str, Any]) -> Target:
     if not missed:
         return target
     target.measured = (
-        f"**{missed['missed_transitions']}** missed, {missed['wrong_commits']} wrong output commits, of "
-        f"{missed['triggers']} triggers ({missed['ended_between_pages']} jobs ended between two pages of a round, "
+        f"**{missed['missed_transitions']}** missed, {missed['wrong_commits']} wrong output commits "
+        f"({missed.get('commits_compared', 'n/a')} compared), of {missed['triggers']} triggers ({missed['ended_between_pages']} jobs ended between two pages of a round, "
         f"{missed['read_while_running']} were read on their own route while running)"
     )
     target.ok = missed["missed_transitions"] == 0 and missed["wrong_commits"] == 0
