@@ -250,10 +250,6 @@ class LogEntry:
     log_type: str
     timestamp: str
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> LogEntry:
-        return cls(*_entry_tuple(data))
-
 
 #: A log entry as a page keeps it: ``(log, logType, timestamp)``.
 EntryTuple = tuple[str, str, str]

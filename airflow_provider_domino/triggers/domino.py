@@ -154,8 +154,12 @@ class DominoJobTrigger(BaseTrigger):
                 # The first read of a running job's log waits for the first (spread) wait: at the first
                 # status the job has barely started, and reading then would cost every trigger one
                 # extra request per job. An ended job's log is always finished at once.
-                wants_log = self.fetch_logs and job is not None and (job.is_finished or not first_step)
-                if wants_log and job is not None and may_have_new_lines(job):
+                if (
+                    self.fetch_logs
+                    and job is not None
+                    and (job.is_finished or not first_step)
+                    and may_have_new_lines(job)
+                ):
                     await self._stream_logs(hook, final=job.is_finished)
                 if job is None and error is None:  # no round has seen the job yet
                     if self.deadline is not None and time.time() >= self.deadline:
