@@ -35,10 +35,11 @@ def status_request_phases(
     the job's ``endedAt``; ``terminal_read_per_trigger_interval``: that, spread over the intervals the
     job lasted (its share of the whole-run figure).
     """
-    status = [entry for entry in requests if entry["endpoint"] in STATUS_ENDPOINTS]
+    every = [(entry, parse_iso(entry["time"])) for entry in requests]
+    status = [entry for entry, _ in every if entry["endpoint"] in STATUS_ENDPOINTS]
+    times = [at for entry, at in every if entry["endpoint"] in STATUS_ENDPOINTS]
     ended = {job_id: parse_iso(job["endedAt"]) for job_id, job in jobs.items() if job.get("endedAt")}
     started = {job_id: parse_iso(job["startedAt"]) for job_id, job in jobs.items() if job.get("startedAt")}
-    times = [parse_iso(entry["time"]) for entry in status]
     out: dict[str, float | int] = {
         "list_requests": sum(1 for entry in status if entry["endpoint"] == "list_jobs"),
         "job_route_requests": sum(1 for entry in status if entry["endpoint"] == "get_job"),
@@ -66,7 +67,6 @@ def status_request_phases(
     intervals = len(jobs) * seconds / poll
     out["steady_status_requests_per_trigger_interval"] = inside / intervals if seconds >= poll else nan
     # Every request (log reads too) in the same window, and the log reads each job cost after it ended.
-    every = [(entry, parse_iso(entry["time"])) for entry in requests]
     out["steady_requests_per_trigger_interval"] = (
         sum(1 for _, at in every if begin <= at < end) / intervals if seconds >= poll else nan
     )

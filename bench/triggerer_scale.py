@@ -91,26 +91,6 @@ VARIANTS = {
         "big_log": True,
         "log_level": "INFO",
     },
-    # The same two without the provider's one-time freeze of the triggerer's start-up heap
-    # (``triggers.startup_heap``): every full garbage collection walks Airflow's objects too.
-    "coalesced_logs_no_freeze": {
-        "kind": "trigger",
-        "trigger": "ours",
-        "fetch_logs": True,
-        "coalesce": True,
-        "writing": True,
-        "env": {"AIRFLOW__DOMINO__TRIGGERER_GC_FREEZE": "False"},
-    },
-    "coalesced_logs_big_no_freeze": {
-        "kind": "trigger",
-        "trigger": "ours",
-        "fetch_logs": True,
-        "coalesce": True,
-        "writing": True,
-        "big_log": True,
-        "log_level": "INFO",
-        "env": {"AIRFLOW__DOMINO__TRIGGERER_GC_FREEZE": "False"},
-    },
     # The peers: apache-airflow-providers-databricks' DatabricksExecutionTrigger and
     # apache-airflow-providers-dbt-cloud's DbtCloudRunJobTrigger against stubs of their APIs, and
     # python-domino's job_start_blocking (a thread per job) against the emulator.
@@ -121,6 +101,15 @@ VARIANTS = {
     "threads": {"kind": "threads", "fetch_logs": False},
     "pool64": {"kind": "trigger", "trigger": "pool", "fetch_logs": False, "pool_size": 64, "gated": False},
 }
+
+
+# The logs-on variants again without the provider's one-time freeze of the triggerer's start-up heap
+# (``triggers.startup_heap``): every full garbage collection walks Airflow's objects too.
+for _name in ("coalesced_logs", "coalesced_logs_big"):
+    VARIANTS[f"{_name}_no_freeze"] = {
+        **VARIANTS[_name],
+        "env": {"AIRFLOW__DOMINO__TRIGGERER_GC_FREEZE": "False"},
+    }
 
 
 def variant_config(name: str) -> dict[str, Any]:
