@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo stack stack-test ui-test bench matrix lint format clean
 
-$(STAMP): pyproject.toml
+# The provider and the emulator (its own distribution, ./emulator) are both installed from the checkout.
+$(STAMP): pyproject.toml emulator/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,dev,stack]"
+	$(PY) -m pip install -q -e ./emulator -e ".[test,dev,stack]"
 	touch $(STAMP)
 
 test: $(STAMP)

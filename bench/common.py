@@ -141,7 +141,7 @@ class Emulator:
         tls: TlsFiles | None = None,
     ) -> None:
         """``tls``: serve https with that certificate (and trust its CA in the orchestrator's requests)."""
-        from airflow_provider_domino.emulator.harness import EmulatorProcess
+        from domino_emulator.harness import EmulatorProcess
 
         projects = work_dir / "projects"
         #: ``bench/scale`` first, then ``bench/scale1``, ``bench/scale2``...

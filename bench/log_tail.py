@@ -4,7 +4,7 @@ The job (``writer.py`` in the project) writes 1,000,000 numbered 100-byte lines 
 serves Domino's published JSON log (``{logs: {logContent: [{log, logType, size, timestamp}]}}``, paged
 by an inclusive ``latestTimeNano``) with a per-call cap of ``page_cap`` entries (10,000: Domino's own
 maximum). A worker process tails it every ``poll`` seconds the way ``DominoJobTrigger`` does (status,
-then ``DominoHook.astream_log`` from the saved :class:`~airflow_provider_domino.log_cursor.LogCursor`,
+then ``DominoHook.astream_log`` from the saved :class:`~airflow_provider_domino.jobs.log_cursor.LogCursor`,
 ``final`` once the job has ended) and counts the lines instead of logging them. Bytes transferred are
 counted at the socket (headers and status polls included); peak RSS growth is the kernel's high-water
 mark (reset after warm-up) minus the RSS after warm-up; a 50-ms ticker task measures how long the tail
@@ -140,7 +140,7 @@ async def _tail(config: dict[str, Any]) -> dict[str, Any]:
     )
 
     from airflow_provider_domino.hooks.domino import DominoHook
-    from airflow_provider_domino.log_cursor import LogCursor, LogPoll
+    from airflow_provider_domino.jobs.log_cursor import LogCursor, LogPoll
     from airflow_provider_domino.triggers.domino import DominoJobTrigger
 
     counter = ByteCounter().install()

@@ -224,7 +224,7 @@ def _worker(config: dict[str, Any]) -> dict[str, Any]:
 
     import airflow.sdk  # noqa: F401 - loaded first, as in a running triggerer
 
-    from airflow_provider_domino import status_watcher
+    from airflow_provider_domino.jobs import status_watcher
 
     status_watcher.LIST_PAGE_SIZE = config["page_size"]  # several pages per round
     return asyncio.run(_watch_all(config))

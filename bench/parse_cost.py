@@ -36,7 +36,7 @@ HEAVY = (
     "fastapi",
     "uvicorn",
     "sqlalchemy",
-    "airflow_provider_domino.emulator",
+    "domino_emulator",
     "airflow_provider_domino.hooks.transport",
     "airflow_provider_domino.hooks.domino",
 )

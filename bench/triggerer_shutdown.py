@@ -46,7 +46,7 @@ def airflow(*args: str, env: dict[str, str]) -> str:
 
 
 def main() -> None:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
     dags = HOME / "dags"
     dags.mkdir(parents=True)

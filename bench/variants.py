@@ -123,7 +123,7 @@ class CompressedClockTrigger(DominoJobTrigger):
         self.clock_scale = clock_scale
 
     def _next_sleep(self) -> float:
-        from airflow_provider_domino.api.polling import next_poll_delay
+        from airflow_provider_domino.jobs.polling import next_poll_delay
 
         watched = (time.time() - (self.watch_started_at or time.time())) * self.clock_scale
         return next_poll_delay(self.poll_interval, watched) / self.clock_scale

@@ -97,7 +97,7 @@ class Demo:
     # --- steps ---------------------------------------------------------------------------------
 
     def run(self) -> int:
-        from airflow_provider_domino.emulator.harness import EmulatorProcess
+        from domino_emulator.harness import EmulatorProcess
 
         started = time.monotonic()
         self.logs_dir.mkdir(parents=True)

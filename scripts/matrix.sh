@@ -17,7 +17,7 @@ PYTHON="${PYTHON:-python3}"
 VERSIONS=("$@")
 [ ${#VERSIONS[@]} -gt 0 ] || VERSIONS=(3.1 3.2 3.3)
 # The tests that exercise Airflow itself: real dag.test() runs, triggers, the decorator and OpenLineage.
-TESTS="${MATRIX_TESTS:-tests/e2e tests/triggers tests/decorators tests/test_openlineage.py tests/test_assets.py tests/test_compat.py}"
+TESTS="${MATRIX_TESTS:-tests/e2e tests/triggers tests/decorators tests/integrations tests/test_compat.py}"
 PYTEST_ARGS="${MATRIX_PYTEST_ARGS:--q -p no:cacheprovider}"
 RESULTS=.matrix/results.md
 mkdir -p .matrix

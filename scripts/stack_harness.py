@@ -675,7 +675,7 @@ class Stack:
         self._timed(f"PostgreSQL 127.0.0.1:{self.postgres.port}", begun)
 
     def _start_emulator(self) -> None:
-        from airflow_provider_domino.emulator.harness import EmulatorProcess
+        from domino_emulator.harness import EmulatorProcess
 
         begun = time.monotonic()
         service = self.compose.emulator_service

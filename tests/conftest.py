@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="domino-provider-tests-"))
 AIRFLOW_HOME = SESSION_DIR / "airflow"
@@ -66,7 +66,7 @@ def flat_emulator() -> Iterator[EmulatorProcess]:
 
 def _session_emulator(prefix: str, **options: Any) -> Iterator[EmulatorProcess]:
     """An emulator with its own copy of the fixture projects and state file (``prefix`` names them)."""
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
     projects = SESSION_DIR / f"{prefix}projects"
     shutil.copytree(FIXTURES / "projects", projects)

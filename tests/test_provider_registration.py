@@ -79,8 +79,4 @@ def test_operator_modules_import_nothing_heavy():
         m for m in added if m.split(".")[0] in {"fastapi", "uvicorn", "starlette", "requests", "sqlite3"}
     ]
     assert heavy == []
-    assert not [
-        m
-        for m in added
-        if m.startswith(("airflow_provider_domino.emulator", "airflow_provider_domino.hooks"))
-    ]
+    assert not [m for m in added if m.startswith(("domino_emulator", "airflow_provider_domino.hooks"))]

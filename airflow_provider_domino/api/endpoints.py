@@ -306,7 +306,8 @@ def get_job(job_id: str) -> ApiCall[Job]:
 def get_job_logs(job_id: str) -> ApiCall[str]:
     """``GET /api/jobs/beta/jobs/{jobId}/logs`` with no parameters, the body as text (the flat form's log).
 
-    For the published JSON log use :func:`get_job_log_page` (what :mod:`~airflow_provider_domino.log_cursor`
+    For the published JSON log use :func:`get_job_log_page` (what
+    :mod:`~airflow_provider_domino.jobs.log_cursor`
     does); this raw read is kept for tools that want exactly what the server sends.
     """
     return ApiCall("get_job_logs", "GET", f"{JOBS_BETA}/{segment(job_id)}/logs", _parse_text)

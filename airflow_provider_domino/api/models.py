@@ -278,7 +278,7 @@ class LogEntries(Sequence[LogEntry]):
     """A page's ``logContent`` items, each made a :class:`LogEntry` only when it is reached.
 
     Done lazily, the conversion of 10,000 entries happens inside the sliced loop that shows them
-    (:mod:`~airflow_provider_domino.log_cursor`), which yields to the event loop. Items are
+    (:mod:`~airflow_provider_domino.jobs.log_cursor`), which yields to the event loop. Items are
     entry tuples (see :func:`log_entry_tuple`) or entry objects; anything else is left out.
     """
 

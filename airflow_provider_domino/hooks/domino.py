@@ -20,22 +20,22 @@ from airflow_provider_domino.api.errors import (
     DominoError,
     DominoNotFoundError,
 )
-from airflow_provider_domino.api.idempotency import key_in_title, random_key, title_with_key
-from airflow_provider_domino.api.log_lines import last_lines, text_log_end
 from airflow_provider_domino.api.models import HardwareTier, LogChunk, Project
 from airflow_provider_domino.api.project_path import split_project_path
 from airflow_provider_domino.hooks.connection import DominoConnectionSettings
 from airflow_provider_domino.hooks.retry import RetryPolicy
-from airflow_provider_domino.log_cursor import (
+from airflow_provider_domino.jobs.idempotency import key_in_title, random_key, title_with_key
+from airflow_provider_domino.jobs.log_cursor import (
     JSON as JSON_MODE,
 )
-from airflow_provider_domino.log_cursor import (
+from airflow_provider_domino.jobs.log_cursor import (
     LogCursor,
     LogPoll,
     StreamPosition,
     astream_log,
     stream_log,
 )
+from airflow_provider_domino.jobs.log_lines import last_lines, text_log_end
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -341,7 +341,7 @@ class DominoHook(BaseHook):
             commit_id=commit_id,
             title=title_with_key(title, key),
         )
-        from airflow_provider_domino.ownership import submit_exactly_once
+        from airflow_provider_domino.jobs.ownership import submit_exactly_once
 
         return submit_exactly_once(
             lambda: self._sync.send(call),

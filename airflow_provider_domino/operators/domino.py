@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_domino._compat import conf
 from airflow_provider_domino.api.errors import DominoConfigError
+from airflow_provider_domino.jobs.ownership import STATE_KEY
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
 from airflow_provider_domino.operators._validation import (
     check_names,
@@ -24,16 +25,15 @@ from airflow_provider_domino.operators._validation import (
     require_text,
     require_text_unless_runtime,
 )
-from airflow_provider_domino.ownership import STATE_KEY
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_domino.api.models import Job
-    from airflow_provider_domino.assets import SucceededJob
     from airflow_provider_domino.hooks.domino import DominoHook
-    from airflow_provider_domino.log_cursor import LogCursor
-    from airflow_provider_domino.ownership import TryIdentity
+    from airflow_provider_domino.integrations.assets import SucceededJob
+    from airflow_provider_domino.jobs.log_cursor import LogCursor
+    from airflow_provider_domino.jobs.ownership import TryIdentity
 
 #: What Airflow passes as ``next_method`` when it fails a deferred task itself (``BaseOperator`` constant).
 TRIGGER_FAIL_REPR = "__fail__"
@@ -56,7 +56,7 @@ class DominoStartJobOperator(BaseOperator):
     ``outputCommitId``, ``startedAt``, ``endedAt``...), so a downstream task can run on this job's
     output: ``commit_id="{{ ti.xcom_pull(task_ids='train', key='job')['outputCommitId'] }}"``.
 
-    Which job a try owns is decided in one place, :mod:`airflow_provider_domino.ownership`: a retry
+    Which job a try owns is decided in one place, :mod:`airflow_provider_domino.jobs.ownership`: a retry
     after a crash reattaches to the previous try's job while it still runs; a retry after the job
     failed or was stopped, and any try after a user clear, start a new job (see the README's table).
     ``on_kill`` stops the job (within a short budget); in deferrable mode the trigger does so when a user
@@ -158,7 +158,7 @@ class DominoStartJobOperator(BaseOperator):
         #: The project the job runs in: published job details do not name it, so it is kept from the
         #: claim and passed on (stop, tags, trigger, link, XCom ``job``).
         self.job_project_id: str | None = None
-        #: How much of the job log was shown (a :class:`~airflow_provider_domino.log_cursor.LogCursor`).
+        #: How much of the job log was shown (a :class:`~airflow_provider_domino.jobs.log_cursor.LogCursor`).
         self._log_cursor: LogCursor | None = None
         #: The last lines shown, for the failure message.
         self._recent_lines: deque[str] = deque(maxlen=RECENT_LINES)
@@ -220,13 +220,13 @@ class DominoStartJobOperator(BaseOperator):
     # --- which job is this try's ---------------------------------------------------------------
 
     def _identity(self, context: Context) -> TryIdentity:
-        from airflow_provider_domino.ownership import TryIdentity
+        from airflow_provider_domino.jobs.ownership import TryIdentity
 
         return TryIdentity.of(context["ti"], self.retries)
 
     def _claim(self, context: Context) -> Job:
         """This try's job: the previous try's when the rules say so (see ``ownership``), else a new one."""
-        from airflow_provider_domino.ownership import Action, claim, record_job_id, stored_job_id
+        from airflow_provider_domino.jobs.ownership import Action, claim, record_job_id, stored_job_id
 
         self.job_project_id = self._resolved_project_id()
         verdict = claim(
@@ -303,7 +303,7 @@ class DominoStartJobOperator(BaseOperator):
     def _watch_on_worker(self, job: Job, context: Context) -> str:
         """Poll on the worker until the job ends (sync mode); every decision is ``watch_step``'s."""
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.watching import Outcome, watch_step
+        from airflow_provider_domino.jobs.watching import Outcome, watch_step
 
         deadline = self._deadline(job, context)
         watch_started = time.time()
@@ -349,7 +349,7 @@ class DominoStartJobOperator(BaseOperator):
         :param job: the job as the watch last saw it, if it is current; fetched otherwise.
         """
         from airflow_provider_domino.api.errors import DominoError, DominoJobTimeoutError
-        from airflow_provider_domino.watching import FAILED, SUCCESS, TIMEOUT
+        from airflow_provider_domino.jobs.watching import FAILED, SUCCESS, TIMEOUT
 
         if kind == SUCCESS:
             return self._succeed(context, job or self.hook.get_job(job_id))
@@ -395,7 +395,7 @@ class DominoStartJobOperator(BaseOperator):
         """
         if not self.outlets:
             return
-        from airflow_provider_domino.assets import annotate_outlet_events
+        from airflow_provider_domino.integrations.assets import annotate_outlet_events
 
         annotate_outlet_events(context, self.outlets, self._succeeded_job(job), self.log)
 
@@ -406,7 +406,7 @@ class DominoStartJobOperator(BaseOperator):
         lazily because the job link costs a project lookup, which a task with neither outlets nor
         OpenLineage does not need.
         """
-        from airflow_provider_domino.assets import SucceededJob
+        from airflow_provider_domino.integrations.assets import SucceededJob
 
         known = getattr(self, "_succeeded_details", None)
         if known is None or known.job_id != job.id:
@@ -417,7 +417,7 @@ class DominoStartJobOperator(BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Called by OpenLineage (when installed): the Domino job as this task's run."""
-        from airflow_provider_domino.openlineage import operator_lineage
+        from airflow_provider_domino.integrations.openlineage import operator_lineage
 
         job = self._final_job
         return operator_lineage(self._succeeded_job(job) if job is not None else None)
@@ -426,7 +426,7 @@ class DominoStartJobOperator(BaseOperator):
         if not self.fetch_logs:
             return
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.log_cursor import LogPoll
+        from airflow_provider_domino.jobs.log_cursor import LogPoll
 
         def emit(line: str) -> None:
             self.log.info("[%s] %s", job_id, line)
@@ -456,8 +456,8 @@ class DominoStartJobOperator(BaseOperator):
     def _log_tail(self, job_id: str, job: Job | None = None, lines: int = RECENT_LINES) -> str:
         """The last log lines for a failure message: those shown, else a read of the log's end only."""
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.api.log_lines import last_lines
-        from airflow_provider_domino.log_cursor import timestamp_nanos
+        from airflow_provider_domino.jobs.log_cursor import timestamp_nanos
+        from airflow_provider_domino.jobs.log_lines import last_lines
 
         if self._recent_lines:
             return last_lines("\n".join(self._recent_lines), lines)
@@ -516,7 +516,7 @@ class DominoStartJobOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger fired: validate its event and turn it into the task's outcome."""
-        from airflow_provider_domino.log_cursor import LogCursor
+        from airflow_provider_domino.jobs.log_cursor import LogCursor
         from airflow_provider_domino.triggers.domino import validate_event
 
         with fail_fast():
@@ -553,7 +553,7 @@ class DominoStartJobOperator(BaseOperator):
         project's jobs carrying this try's key.
         """
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.ownership import stored_job_id
+        from airflow_provider_domino.jobs.ownership import stored_job_id
 
         recorded = stored_job_id(context)
         if not recorded:
@@ -611,7 +611,7 @@ def stop_within_budget(conn_id: str, job_id: str, project_id: str | None, log: A
 def fail_fast() -> Iterator[None]:
     """Errors no retry can fix (config, auth, 404, bad input) fail the task without using its retries."""
     from airflow_provider_domino.api.errors import DominoError
-    from airflow_provider_domino.watching import retry_cannot_fix
+    from airflow_provider_domino.jobs.watching import retry_cannot_fix
 
     try:
         yield

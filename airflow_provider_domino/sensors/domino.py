@@ -120,7 +120,7 @@ class DominoJobSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One status check, judged by the shared watch step (Airflow's sensor loop owns the timeout)."""
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.watching import Outcome, watch_step
+        from airflow_provider_domino.jobs.watching import Outcome, watch_step
 
         job: Job | None = None
         error: DominoError | None = None
@@ -156,7 +156,7 @@ class DominoJobSensor(BaseSensorOperator):
     def _stream_logs(self, context: Context, *, final: bool) -> None:
         """New log lines since the last poke; the cursor lives in ``task_state_store`` across reschedules."""
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.log_cursor import LogCursor, LogPoll
+        from airflow_provider_domino.jobs.log_cursor import LogCursor, LogPoll
 
         def emit(line: str) -> None:
             self.log.info("[%s] %s", self.job_id, line)

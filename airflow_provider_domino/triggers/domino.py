@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 TRIGGER_PATH = "airflow_provider_domino.triggers.domino.DominoJobTrigger"
 
 #: XCom key under which the trigger checkpoints how much of the log it has streamed (a
-#: :meth:`LogCursor.to_json <airflow_provider_domino.log_cursor.LogCursor.to_json>` value). A triggerer
+#: :meth:`LogCursor.to_json <airflow_provider_domino.jobs.log_cursor.LogCursor.to_json>` value). A triggerer
 #: rebuilds a trigger from the kwargs stored when the task deferred; the checkpoint tells it where it
 #: really was.
 LOG_CHECKPOINT_XCOM_KEY = "domino_log_cursor"
@@ -51,7 +51,7 @@ class DominoJobTrigger(BaseTrigger):
     cursor is also checkpointed (an XCom of the task, after every poll that streamed lines), so a
     rebuilt trigger does not show lines again; only after a triggerer crash can the lines of one poll be
     shown twice. Nothing is ever skipped. What each status check means (transient
-    error, deadline, end) is decided by :func:`~airflow_provider_domino.watching.watch_step`, shared
+    error, deadline, end) is decided by :func:`~airflow_provider_domino.jobs.watching.watch_step`, shared
     with the worker loop; a log endpoint error is logged and never ends the watch. All triggers in one
     triggerer share one keep-alive HTTP client (without cookies).
 
@@ -60,7 +60,7 @@ class DominoJobTrigger(BaseTrigger):
     :param poll_interval: the longest wait between status checks, in seconds.
     :param deadline: epoch seconds after which the job is stopped and a ``timeout`` event fires.
     :param log_cursor: how much of the job log was already streamed
-        (:meth:`LogCursor.to_json <airflow_provider_domino.log_cursor.LogCursor.to_json>`).
+        (:meth:`LogCursor.to_json <airflow_provider_domino.jobs.log_cursor.LogCursor.to_json>`).
     :param log_offset: the 0.1 form of the cursor (bytes of a text log); read when ``log_cursor`` is absent.
     :param fetch_logs: stream new log lines into the task log while waiting.
     :param project_id: the job's project, sent with a stop (published job details do not name it).
@@ -68,7 +68,7 @@ class DominoJobTrigger(BaseTrigger):
     :param task_key: ``dag_id``, ``task_id``, ``run_id``, ``map_index`` of the deferred task, where the
         log cursor is checkpointed (the triggerer also knows it; ``dag.test()`` does not).
     :param watch_started_at: epoch seconds when watching began; checks start 2 s apart and slow down
-        to ``poll_interval`` as time passes (see :mod:`airflow_provider_domino.api.polling`).
+        to ``poll_interval`` as time passes (see :mod:`airflow_provider_domino.jobs.polling`).
     """
 
     def __init__(
@@ -85,7 +85,7 @@ class DominoJobTrigger(BaseTrigger):
         task_key: dict[str, Any] | None = None,
         log_cursor: dict[str, Any] | None = None,
     ) -> None:
-        from airflow_provider_domino.log_cursor import LogCursor
+        from airflow_provider_domino.jobs.log_cursor import LogCursor
 
         super().__init__()
         self.job_id = job_id
@@ -129,8 +129,8 @@ class DominoJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.log_cursor import may_have_new_lines
-        from airflow_provider_domino.watching import TIMEOUT, Outcome, watch_step
+        from airflow_provider_domino.jobs.log_cursor import may_have_new_lines
+        from airflow_provider_domino.jobs.watching import TIMEOUT, Outcome, watch_step
 
         hook = self._hook()
         if self.watch_started_at is None:
@@ -209,18 +209,18 @@ class DominoJobTrigger(BaseTrigger):
 
     def _register_with_watcher(self) -> tuple[Any, Any]:
         """Share the project's status polling with every other trigger of this loop (one list request
-        per project and round, see :mod:`~airflow_provider_domino.status_watcher`); without a project
+        per project and round, see :mod:`~airflow_provider_domino.jobs.status_watcher`); without a project
         id the job is polled on its own."""
         if not self.project_id:
             return None, None
-        from airflow_provider_domino.status_watcher import watch_job
+        from airflow_provider_domino.jobs.status_watcher import watch_job
 
         return watch_job(self.domino_conn_id, self.project_id, self.job_id, self._desired_delay, self._hook)
 
     def _desired_delay(self) -> float:
         """Seconds this trigger wants between status checks from now on (the watcher's rounds follow
         the most eager trigger), never past the deadline."""
-        from airflow_provider_domino.api.polling import next_poll_delay
+        from airflow_provider_domino.jobs.polling import next_poll_delay
 
         now = time.time()
         delay = next_poll_delay(self.poll_interval, now - (self.watch_started_at or now))
@@ -231,7 +231,7 @@ class DominoJobTrigger(BaseTrigger):
     async def _stream_logs(self, hook: Any, *, final: bool) -> None:
         """New log lines into the task log, then a checkpoint. Never raises: logs never decide the outcome."""
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.log_cursor import LogPoll
+        from airflow_provider_domino.jobs.log_cursor import LogPoll
 
         def emit(line: str) -> None:
             self.log.info("[%s] %s", self.job_id, line)
@@ -279,7 +279,7 @@ class DominoJobTrigger(BaseTrigger):
         except Exception as err:  # a checkpoint is an optimisation: never fail the watch over it
             self.log.info("No log checkpoint for Domino job %s: %r", self.job_id, err)
             return
-        from airflow_provider_domino.log_cursor import LogCursor
+        from airflow_provider_domino.jobs.log_cursor import LogCursor
 
         checkpoint = LogCursor.from_json(saved)
         if self.log_cursor.is_behind(checkpoint):

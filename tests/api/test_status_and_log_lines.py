@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
-from airflow_provider_domino.api.log_lines import (
+from airflow_provider_domino.api.models import LogChunk
+from airflow_provider_domino.api.status import JobStatus
+from airflow_provider_domino.jobs.log_lines import (
     MAX_LINE_BYTES,
     MAX_LOGGED_LINE_CHARS,
     last_lines,
     split_lines,
 )
-from airflow_provider_domino.api.models import LogChunk
-from airflow_provider_domino.api.status import JobStatus
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_last_lines():
 
 
 def test_full_window_asks_for_more_and_keeps_its_partial_line_even_when_final():
-    from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES
+    from airflow_provider_domino.jobs.log_lines import TAIL_CHUNK_BYTES
 
     window = b"a\n" * (TAIL_CHUNK_BYTES // 2 - 1) + b"ab"  # exactly one window, ending mid-line
     result = split_lines(LogChunk(window, 10), final=True)
@@ -83,7 +83,7 @@ def test_full_window_asks_for_more_and_keeps_its_partial_line_even_when_final():
 
 
 def test_whole_log_from_a_server_ignoring_range_is_read_once():
-    from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES
+    from airflow_provider_domino.jobs.log_lines import TAIL_CHUNK_BYTES
 
     everything = b"a\n" * TAIL_CHUNK_BYTES + b"tail"
     result = split_lines(LogChunk(everything, 0), final=True)
@@ -91,8 +91,8 @@ def test_whole_log_from_a_server_ignoring_range_is_read_once():
 
 
 def test_poll_delay_starts_short_and_doubles_up_to_poll_interval(monkeypatch):
-    from airflow_provider_domino.api import polling
-    from airflow_provider_domino.api.polling import next_poll_delay
+    from airflow_provider_domino.jobs import polling
+    from airflow_provider_domino.jobs.polling import next_poll_delay
 
     monkeypatch.setattr(polling.random, "random", lambda: 0.0)  # the schedule without its jitter
     watched, checks = 0.0, []
@@ -106,7 +106,7 @@ def test_poll_delay_starts_short_and_doubles_up_to_poll_interval(monkeypatch):
 
 
 def test_poll_delay_jitter_only_ever_shortens_by_up_to_ten_percent():
-    from airflow_provider_domino.api.polling import next_poll_delay
+    from airflow_provider_domino.jobs.polling import next_poll_delay
 
     delays = [next_poll_delay(30, 1000) for _ in range(500)]
     assert all(27.0 <= delay <= 30.0 for delay in delays)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import requests
+from domino_emulator.harness import EmulatorProcess
 
-from airflow_provider_domino.emulator.harness import EmulatorProcess
 from tests.contract.openapi import ContractError, check_request, check_response, operations
 
 GOAL_ID = "62313cfd7a0af0281c01a6a6"

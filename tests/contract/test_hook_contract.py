@@ -22,7 +22,7 @@ from requests.adapters import HTTPAdapter
 from tests.contract.openapi import check_request, check_response
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 GOAL_ID = "62313cfd7a0af0281c01a6a6"
 #: The operations the provider uses; each must be exercised below.

@@ -176,7 +176,7 @@ def test_resolving_the_decorator_imports_nothing_heavy():
         m
         for m in added
         if m.split(".")[0] in {"httpx", "requests", "fastapi", "uvicorn", "openlineage"}
-        or m.startswith(("airflow_provider_domino.hooks", "airflow_provider_domino.emulator"))
+        or m.startswith(("airflow_provider_domino.hooks", "domino_emulator"))
     ]
     assert heavy == []
 

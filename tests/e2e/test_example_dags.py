@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
@@ -96,8 +96,8 @@ print(json.dumps(sorted(sys.modules)))
     heavy = {
         "airflow_provider_domino.hooks.domino",
         "airflow_provider_domino.hooks.transport",
-        "airflow_provider_domino.emulator.harness",
-        "airflow_provider_domino.emulator.app",
+        "domino_emulator.harness",
+        "domino_emulator.app",
         "airflow_provider_domino.api.endpoints",
     }
     assert not heavy & modules, f"DAG files import {sorted(heavy & modules)} at parse time"
@@ -109,7 +109,7 @@ print(json.dumps(sorted(sys.modules)))
 @pytest.fixture(scope="module")
 def demo_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """An emulator with the example project as ``demo/churn`` (the session emulator has ``acme/churn``)."""
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
     root = tmp_path_factory.mktemp("example-dags")
     shutil.copytree(

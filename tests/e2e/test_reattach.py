@@ -1,6 +1,6 @@
 """Which job a try owns, where Airflow decides the try: real ``dag.test()`` runs with retries.
 
-The unit tier (``tests/test_ownership.py``) pins every rule; these runs check that what Airflow hands a
+The unit tier (``tests/jobs/test_ownership.py``) pins every rule; these runs check that what Airflow hands a
 retry (``try_number``, ``max_tries``, ``task_state_store``) leads to the same decisions end to end.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_domino.api.idempotency import key_in_title
+from airflow_provider_domino.jobs.idempotency import key_in_title
 
 pytestmark = pytest.mark.e2e
 

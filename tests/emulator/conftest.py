@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from domino_emulator.harness import EmulatorProcess
 
-from airflow_provider_domino.emulator.harness import EmulatorProcess
 from tests.emulator.helpers import MAX_CONCURRENT_PER_TIER, make_projects_dir
 
 

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_domino.emulator.processes import is_alive
+from domino_emulator.processes import is_alive
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 
 #: Concurrency limit of the shared emulator: small enough to test queueing cheaply.

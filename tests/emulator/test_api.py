@@ -11,7 +11,7 @@ import pytest
 from tests.emulator.helpers import MAX_CONCURRENT_PER_TIER, start_job
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 START = "/api/jobs/v1/jobs"
 JOBS = "/api/jobs/beta/jobs"

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import requests
+from domino_emulator.harness import EmulatorProcess
 
-from airflow_provider_domino.emulator.harness import EmulatorProcess
-
-MODULE = [sys.executable, "-m", "airflow_provider_domino.emulator"]
+MODULE = [sys.executable, "-m", "domino_emulator"]
 
 
 def _run(*args: str, key: str | None = "cli-test-key") -> subprocess.CompletedProcess[str]:
@@ -46,7 +45,7 @@ def test_invalid_fault_configuration_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_package_import_does_not_load_the_web_stack() -> None:
     code = (
-        "import sys, airflow_provider_domino.emulator, airflow_provider_domino.emulator.harness;"
+        "import sys, domino_emulator, domino_emulator.harness;"
         "loaded = [m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules];"
         "assert not loaded, loaded"
     )

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 START = "/api/jobs/v1/jobs"
 

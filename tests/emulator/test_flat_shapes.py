@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from domino_emulator.harness import EmulatorProcess
 
-from airflow_provider_domino.emulator.harness import EmulatorProcess
 from tests.emulator.helpers import job_log, make_projects_dir
 
 START = "/api/jobs/v1/jobs"

@@ -6,8 +6,8 @@ import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_domino.emulator import joblogs
-from airflow_provider_domino.emulator.joblogs import PREPARE_OUTPUT, STDERR, STDOUT, STREAMS, JobLog
+from domino_emulator import joblogs
+from domino_emulator.joblogs import PREPARE_OUTPUT, STDERR, STDOUT, STREAMS, JobLog
 
 if TYPE_CHECKING:
     import pytest

@@ -6,7 +6,8 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from airflow_provider_domino.emulator.processes import live_group_members
+from domino_emulator.processes import live_group_members
+
 from tests.emulator.helpers import (
     MAX_CONCURRENT_PER_TIER,
     job_log,
@@ -17,7 +18,7 @@ from tests.emulator.helpers import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 
 def test_job_goes_pending_running_succeeded(emulator: EmulatorProcess, project_id: str) -> None:

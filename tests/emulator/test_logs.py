@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tests.emulator.helpers import log_page, start_job
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 #: 2,500 numbered lines written in bursts of 500, like tests/fixtures/.../print_numbered_lines.py.

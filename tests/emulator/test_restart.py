@@ -7,8 +7,9 @@ import signal
 import time
 from pathlib import Path
 
-from airflow_provider_domino.emulator.harness import EmulatorProcess
-from airflow_provider_domino.emulator.processes import is_alive, live_group_members
+from domino_emulator.harness import EmulatorProcess
+from domino_emulator.processes import is_alive, live_group_members
+
 from tests.emulator.helpers import job_log, log_page, make_projects_dir, start_job, wait_until_dead
 
 

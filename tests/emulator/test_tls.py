@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from domino_emulator.harness import EmulatorProcess
 
 from airflow_provider_domino.api.endpoints import list_jobs
 from airflow_provider_domino.api.errors import DominoConnectionError
-from airflow_provider_domino.emulator.harness import EmulatorProcess
 from airflow_provider_domino.hooks.connection import DominoAuth, DominoConnectionSettings
 from airflow_provider_domino.hooks.retry import RetryPolicy
 from airflow_provider_domino.hooks.transport import AsyncTransport

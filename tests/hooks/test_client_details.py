@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
-from airflow_provider_domino.api.idempotency import key_in_title
 from airflow_provider_domino.hooks.transport import new_async_client
+from airflow_provider_domino.jobs.idempotency import key_in_title
 
 
 def test_the_shared_async_client_never_replays_a_cookie():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_domino.api.idempotency import key_in_title
+from airflow_provider_domino.jobs.idempotency import key_in_title
 
 
 def _jobs_with_key(emulator, key):

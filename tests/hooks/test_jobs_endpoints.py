@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_domino.api.errors import DominoBadRequestError, DominoConfigError, DominoNotFoundError
-from airflow_provider_domino.api.idempotency import key_in_title
 from airflow_provider_domino.api.status import JobStatus
+from airflow_provider_domino.jobs.idempotency import key_in_title
 
 
 def test_start_get_logs_and_details(hook, emulator, project_id):

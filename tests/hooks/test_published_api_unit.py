@@ -10,7 +10,7 @@ from airflow_provider_domino.api.errors import (
     DominoConfigError,
     DominoNotFoundError,
 )
-from airflow_provider_domino.api.idempotency import key_in_title
+from airflow_provider_domino.jobs.idempotency import key_in_title
 from tests.api.fakes import fake_hook, json_response
 
 JOB_ID = "6231327c7a0af0281c01a69b"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_domino.api import errors
-from airflow_provider_domino.api.idempotency import key_in_title, title_with_key
 from airflow_provider_domino.api.models import Job
+from airflow_provider_domino.jobs.idempotency import key_in_title, title_with_key
+from airflow_provider_domino.jobs.ownership import STATE_KEY
 from airflow_provider_domino.operators.domino import DominoStartJobOperator
-from airflow_provider_domino.ownership import STATE_KEY
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -70,7 +70,7 @@ def test_succeeded_job_publishes_0_1_keys_plus_number_and_project():
 
 def test_is_completed_decides_the_watch_not_the_status_string():
     """The watch step shared by the worker loop and the trigger reads ``isCompleted``, not the status."""
-    from airflow_provider_domino.watching import SUCCESS, Continue, Outcome, watch_step
+    from airflow_provider_domino.jobs.watching import SUCCESS, Continue, Outcome, watch_step
 
     def step(job: Job) -> Continue | Outcome:
         return watch_step(

@@ -13,7 +13,7 @@ import pytest
 from airflow.sdk import Asset
 
 from airflow_provider_domino.api.models import Job
-from airflow_provider_domino.ownership import STATE_KEY
+from airflow_provider_domino.jobs.ownership import STATE_KEY
 from tests.operators.test_operator_decisions import FakeHook, Store, TaskInstance, operator
 
 pytestmark = pytest.mark.timeout(20)

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_domino.api.idempotency import key_in_title
+from airflow_provider_domino.jobs.idempotency import key_in_title
 from tests.conftest import API_KEY, FIXTURES, PROJECT
 from tests.dag_runner import DagResult, run_dag_test
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
 #: Statuses after which a Domino job can no longer change.
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped", "Error"})
@@ -37,7 +37,7 @@ def start_private_emulator(
 
     :param extra_projects: more ``owner/name`` projects, each holding one ``README.md``.
     """
-    from airflow_provider_domino.emulator.harness import EmulatorProcess
+    from domino_emulator.harness import EmulatorProcess
 
     root.mkdir(parents=True, exist_ok=True)
     projects = root / "projects"

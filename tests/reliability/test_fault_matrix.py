@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_domino.ownership import try_key
+from airflow_provider_domino.jobs.ownership import try_key
 from tests.reliability.support import (
     active_jobs,
     jobs_by_key,

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from airflow_provider_domino.hooks.domino import DominoHook
-from airflow_provider_domino.log_cursor import LogCursor
+from airflow_provider_domino.jobs.log_cursor import LogCursor
 from airflow_provider_domino.triggers.domino import TRIGGER_PATH, DominoJobTrigger, validate_event
 
 

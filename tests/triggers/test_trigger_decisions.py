@@ -228,7 +228,7 @@ def test_only_the_first_wait_is_spread_over_the_whole_interval(monkeypatch):
     """Triggers a triggerer takes over together would otherwise poll in step for as long as they run."""
     import time
 
-    from airflow_provider_domino.api.polling import JITTER, SPREAD_FLOOR
+    from airflow_provider_domino.jobs.polling import JITTER, SPREAD_FLOOR
     from airflow_provider_domino.triggers import domino as trigger_module
 
     waits: list[float] = []

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_domino.api.errors import DominoConnectionError, DominoNotFoundError
 from airflow_provider_domino.api.models import Job, JobPage
-from airflow_provider_domino.status_watcher import ProjectStatusWatcher, watch_job
+from airflow_provider_domino.jobs.status_watcher import ProjectStatusWatcher, watch_job
 
 
 def job(job_id: str, status: str, *, output: str | None = None) -> Job:

@@ -14,9 +14,9 @@ from urllib.parse import unquote
 from fastapi import FastAPI, Request  # noqa: TC002 - FastAPI reads the annotations at run time
 from fastapi.responses import JSONResponse
 
-from airflow_provider_domino.emulator import shapes
-from airflow_provider_domino.emulator.models import Job, Tag, new_object_id, utc_now_iso
-from airflow_provider_domino.emulator.parsing import (
+from domino_emulator import shapes
+from domino_emulator.models import Job, Tag, new_object_id, utc_now_iso
+from domino_emulator.parsing import (
     ApiError,
     job_or_404,
     json_object,
@@ -25,7 +25,7 @@ from airflow_provider_domino.emulator.parsing import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.context import EmulatorContext
+    from domino_emulator.context import EmulatorContext
 
 _OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 

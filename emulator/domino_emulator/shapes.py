@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_domino.emulator.models import (
+from domino_emulator.models import (
     DEFAULT_ENVIRONMENT_NAME,
     EMULATOR_USER_ID,
     PENDING,
@@ -27,8 +27,8 @@ from airflow_provider_domino.emulator.models import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.settings import HardwareTier
-    from airflow_provider_domino.emulator.store import GoalLink, ProjectRecord
+    from domino_emulator.settings import HardwareTier
+    from domino_emulator.store import GoalLink, ProjectRecord
 
 #: The stage every emulated goal is in (``LinkedGoalV1.currentStage``).
 GOAL_STAGE = "Ideation"

@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from airflow_provider_domino.emulator.models import Job, Tag
+from domino_emulator.models import Job, Tag
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (

@@ -6,8 +6,8 @@ import pytest
 
 from airflow_provider_domino.api import errors
 from airflow_provider_domino.api.models import Job
-from airflow_provider_domino.api.polling import FIRST_POLL_INTERVAL, JITTER
-from airflow_provider_domino.watching import (
+from airflow_provider_domino.jobs.polling import FIRST_POLL_INTERVAL, JITTER
+from airflow_provider_domino.jobs.watching import (
     ERROR,
     FAILED,
     SUCCESS,
@@ -113,7 +113,7 @@ def test_neither_job_nor_error_is_a_programming_error():
 
 
 def test_a_first_step_spreads_its_wait_over_the_whole_interval():
-    from airflow_provider_domino.api.polling import SPREAD_FLOOR
+    from airflow_provider_domino.jobs.polling import SPREAD_FLOOR
 
     assert step(spread=True, jitter=0.0).delay == 30.0
     assert step(spread=True, jitter=0.5).delay == pytest.approx(30.0 * (1 - (1 - SPREAD_FLOOR) * 0.5))

@@ -9,7 +9,7 @@ Log lines are fetched apart from this step and never feed it: a log endpoint tha
 cannot fail a task whose job succeeded.
 
 The poll schedule: checks start ``FIRST_POLL_INTERVAL`` apart and slow down to ``poll_interval`` as
-watching goes on (see :mod:`airflow_provider_domino.api.polling`); the wait never runs past the deadline.
+watching goes on (see :mod:`airflow_provider_domino.jobs.polling`); the wait never runs past the deadline.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_provider_domino.api.polling import poll_delay
+from airflow_provider_domino.jobs.polling import poll_delay
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
@@ -87,7 +87,7 @@ def watch_step(
     :param jitter: a draw in ``[0, 1)`` that shortens the wait by up to ``JITTER`` (callers pass
         ``random.random()``), so triggers started together drift apart.
     :param spread: this is the watcher's first step since it (re)started: the wait is spread over the
-        whole interval (see :func:`~airflow_provider_domino.api.polling.poll_delay`).
+        whole interval (see :func:`~airflow_provider_domino.jobs.polling.poll_delay`).
     """
     warning = None
     if job is not None and job.is_finished:  # ``isCompleted`` decides when the server sends it

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_domino.api.errors import DominoAmbiguousRequestError, DominoNotFoundError
-from airflow_provider_domino.api.idempotency import title_with_key
 from airflow_provider_domino.api.models import Job
-from airflow_provider_domino.ownership import (
+from airflow_provider_domino.jobs.idempotency import title_with_key
+from airflow_provider_domino.jobs.ownership import (
     STATE_KEY,
     Action,
     TryIdentity,
@@ -55,7 +55,7 @@ class FakeDomino:
         raise DominoNotFoundError("GET", f"/api/jobs/beta/jobs/{job_id}", 404, "not found")
 
     def find_job_by_keys(self, keys: Collection[str], project_id: str | None = None) -> Job | None:
-        from airflow_provider_domino.api.idempotency import key_in_title
+        from airflow_provider_domino.jobs.idempotency import key_in_title
 
         self.searches.append(list(keys))
         for found in reversed(self.jobs):  # newest first, like the list endpoint

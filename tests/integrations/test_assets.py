@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import Asset, AssetAlias
 
 from airflow_provider_domino.api.models import Job
-from airflow_provider_domino.assets import SucceededJob, annotate_outlet_events
+from airflow_provider_domino.integrations.assets import SucceededJob, annotate_outlet_events
 
 LOG = logging.getLogger("test_assets")
 JOB = SucceededJob.of(

@@ -10,17 +10,17 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_domino.emulator.faults import FaultInjector
-from airflow_provider_domino.emulator.models import utc_now_iso
-from airflow_provider_domino.emulator.projects import CommitStore, discover_projects
-from airflow_provider_domino.emulator.requestlog import RequestLog
-from airflow_provider_domino.emulator.runner import JobRunner
-from airflow_provider_domino.emulator.store import ProjectRecord, StateStore
+from domino_emulator.faults import FaultInjector
+from domino_emulator.models import utc_now_iso
+from domino_emulator.projects import CommitStore, discover_projects
+from domino_emulator.requestlog import RequestLog
+from domino_emulator.runner import JobRunner
+from domino_emulator.store import ProjectRecord, StateStore
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.settings import EmulatorSettings
+    from domino_emulator.settings import EmulatorSettings
 
-logger = logging.getLogger("airflow_provider_domino.emulator")
+logger = logging.getLogger("domino_emulator")
 
 DEFAULT_PROJECT = ("demo", "quickstart")
 

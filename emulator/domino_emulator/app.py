@@ -19,17 +19,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from airflow_provider_domino.emulator import shapes
-from airflow_provider_domino.emulator.faults import FaultConfigError, FaultInjector
-from airflow_provider_domino.emulator.middleware import EmulatorMiddleware
-from airflow_provider_domino.emulator.parsing import ApiError, job_or_404, json_object
-from airflow_provider_domino.emulator.routes_jobs import add_job_routes
-from airflow_provider_domino.emulator.routes_logs import add_log_routes
-from airflow_provider_domino.emulator.routes_tags_goals import add_tag_and_goal_routes
+from domino_emulator import shapes
+from domino_emulator.faults import FaultConfigError, FaultInjector
+from domino_emulator.middleware import EmulatorMiddleware
+from domino_emulator.parsing import ApiError, job_or_404, json_object
+from domino_emulator.routes_jobs import add_job_routes
+from domino_emulator.routes_logs import add_log_routes
+from domino_emulator.routes_tags_goals import add_tag_and_goal_routes
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.context import EmulatorContext
-    from airflow_provider_domino.emulator.models import Job
+    from domino_emulator.context import EmulatorContext
+    from domino_emulator.models import Job
 
 
 def create_app(context: EmulatorContext) -> EmulatorMiddleware:

@@ -18,20 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Match
 
-from airflow_provider_domino.emulator.shapes import error_body
+from domino_emulator.shapes import error_body
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from airflow_provider_domino.emulator.context import EmulatorContext
-    from airflow_provider_domino.emulator.faults import Fault
+    from domino_emulator.context import EmulatorContext
+    from domino_emulator.faults import Fault
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-logger = logging.getLogger("airflow_provider_domino.emulator")
+logger = logging.getLogger("domino_emulator")
 
 ADMIN_PREFIX = "/_emulator"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

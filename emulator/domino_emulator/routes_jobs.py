@@ -14,8 +14,8 @@ from urllib.parse import unquote
 from fastapi import FastAPI, Request  # noqa: TC002 - FastAPI reads the annotations at run time
 from fastapi.responses import JSONResponse
 
-from airflow_provider_domino.emulator import shapes
-from airflow_provider_domino.emulator.models import (
+from domino_emulator import shapes
+from domino_emulator.models import (
     DEFAULT_ENVIRONMENT_ID,
     PENDING,
     RUNNING,
@@ -23,7 +23,7 @@ from airflow_provider_domino.emulator.models import (
     new_object_id,
     utc_now_iso,
 )
-from airflow_provider_domino.emulator.parsing import (
+from domino_emulator.parsing import (
     NEW_JOB_FIELDS,
     ApiError,
     bool_query,
@@ -39,8 +39,8 @@ from airflow_provider_domino.emulator.parsing import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.context import EmulatorContext
-    from airflow_provider_domino.emulator.settings import HardwareTier
+    from domino_emulator.context import EmulatorContext
+    from domino_emulator.settings import HardwareTier
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 10  # the published list's default

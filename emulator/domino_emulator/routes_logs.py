@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request  # noqa: TC002 - FastAPI reads the annotations at run time
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from airflow_provider_domino.emulator import shapes
-from airflow_provider_domino.emulator.joblogs import COMPLETE, LOG_TYPES, PREPARE_OUTPUT, STREAMS
-from airflow_provider_domino.emulator.models import iso_from_ms
-from airflow_provider_domino.emulator.parsing import ApiError, choice_query, int_query, job_or_404
+from domino_emulator import shapes
+from domino_emulator.joblogs import COMPLETE, LOG_TYPES, PREPARE_OUTPUT, STREAMS
+from domino_emulator.models import iso_from_ms
+from domino_emulator.parsing import ApiError, choice_query, int_query, job_or_404
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.context import EmulatorContext
+    from domino_emulator.context import EmulatorContext
 
 #: Domino refuses more than this many lines per call.
 MAX_LOG_LIMIT = 10_000

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_domino.emulator.joblogs import PREPARE_OUTPUT, STDERR, STDOUT, STREAM_FILES, JobLog
-from airflow_provider_domino.emulator.models import (
+from domino_emulator.joblogs import PREPARE_OUTPUT, STDERR, STDOUT, STREAM_FILES, JobLog
+from domino_emulator.models import (
     ERROR,
     FAILED,
     PENDING,
@@ -38,7 +38,7 @@ from airflow_provider_domino.emulator.models import (
     Job,
     utc_now_iso,
 )
-from airflow_provider_domino.emulator.processes import (
+from domino_emulator.processes import (
     is_alive,
     live_group_members,
     signal_group,
@@ -46,11 +46,11 @@ from airflow_provider_domino.emulator.processes import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.projects import CommitStore
-    from airflow_provider_domino.emulator.settings import EmulatorSettings
-    from airflow_provider_domino.emulator.store import StateStore
+    from domino_emulator.projects import CommitStore
+    from domino_emulator.settings import EmulatorSettings
+    from domino_emulator.store import StateStore
 
-logger = logging.getLogger("airflow_provider_domino.emulator")
+logger = logging.getLogger("domino_emulator")
 
 STOPPED_LINE = "Job stopped by user request"
 SHUTDOWN_LINE = "Job failed: the Domino emulator shut down while the job was running"

@@ -55,8 +55,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_domino.api.idempotency import derive_key, key_in_title
 from airflow_provider_domino.api.status import JobStatus
+from airflow_provider_domino.jobs.idempotency import derive_key, key_in_title
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job

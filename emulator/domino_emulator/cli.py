@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_domino.emulator.faults import FaultConfigError, FaultInjector
-from airflow_provider_domino.emulator.settings import (
+from domino_emulator.faults import FaultConfigError, FaultInjector
+from domino_emulator.settings import (
     DEFAULT_LOG_PAGE_CAP,
     ONE_MIB,
     EmulatorSettings,
@@ -197,7 +197,7 @@ def _settings_from(args: argparse.Namespace) -> EmulatorSettings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``domino-emulator`` and ``python -m airflow_provider_domino.emulator``."""
+    """Entry point of ``domino-emulator`` and ``python -m domino_emulator``."""
     args = _build_parser().parse_args(argv)
     try:
         settings = _settings_from(args)
@@ -210,6 +210,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Imported late: argument errors should not pay for importing FastAPI and uvicorn.
-    from airflow_provider_domino.emulator.server import run_server
+    from domino_emulator.server import run_server
 
     return run_server(settings)

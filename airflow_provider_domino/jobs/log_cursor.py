@@ -21,7 +21,7 @@ poll continues from the cursor); the poll after the job ended reads until the se
 complete or nothing new comes.
 
 A server that answers ``text/plain`` (the simplified reference) is read as before: by byte offset with
-``Range`` (:mod:`~airflow_provider_domino.api.log_lines`), and the cursor remembers that mode.
+``Range`` (:mod:`~airflow_provider_domino.jobs.log_lines`), and the cursor remembers that mode.
 
 :class:`LogPoll` is one poll's worth of reading as a pure state machine (``next_call`` / ``take``);
 :func:`stream_log` and :func:`astream_log` drive it over a sync or async ``send``.
@@ -38,9 +38,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_domino.api import endpoints
-from airflow_provider_domino.api.log_lines import TAIL_CHUNK_BYTES, shorten_line, split_lines
 from airflow_provider_domino.api.models import Job, LogChunk, LogPage
 from airflow_provider_domino.api.status import JobStatus
+from airflow_provider_domino.jobs.log_lines import TAIL_CHUNK_BYTES, shorten_line, split_lines
 
 log = logging.getLogger(__name__)
 

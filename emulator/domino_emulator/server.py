@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from airflow_provider_domino.emulator.app import create_app
-from airflow_provider_domino.emulator.context import EmulatorContext
+from domino_emulator.app import create_app
+from domino_emulator.context import EmulatorContext
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.emulator.settings import EmulatorSettings
+    from domino_emulator.settings import EmulatorSettings
 
-logger = logging.getLogger("airflow_provider_domino.emulator")
+logger = logging.getLogger("domino_emulator")
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
 

@@ -20,7 +20,7 @@ import attrs
 from openlineage.client.facet_v2 import RunFacet, external_query_run
 
 if TYPE_CHECKING:
-    from airflow_provider_domino.assets import SucceededJob
+    from airflow_provider_domino.integrations.assets import SucceededJob
 
 #: The key of the custom facet in the event's ``run.facets``.
 FACET_NAME = "dominoJob"

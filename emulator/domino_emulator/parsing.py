@@ -13,8 +13,8 @@ from urllib.parse import unquote
 if TYPE_CHECKING:
     from fastapi import Request
 
-    from airflow_provider_domino.emulator.context import EmulatorContext
-    from airflow_provider_domino.emulator.models import Job
+    from domino_emulator.context import EmulatorContext
+    from domino_emulator.models import Job
 
 
 class ApiError(Exception):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_domino.log_cursor import (
+from airflow_provider_domino.jobs.log_cursor import (
     LOG_STREAMS,
     TEXT,
     LogCursor,

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from airflow_provider_domino.emulator.models import utc_now_iso
+from domino_emulator.models import utc_now_iso
 
 DEFAULT_CAPACITY = 100_000
 _MASK = "***"

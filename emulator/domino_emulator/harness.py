@@ -27,8 +27,8 @@ from urllib.parse import quote
 
 import requests
 
-from airflow_provider_domino.emulator.processes import is_alive, signal_group
-from airflow_provider_domino.emulator.settings import DEFAULT_LOG_PAGE_CAP
+from domino_emulator.processes import is_alive, signal_group
+from domino_emulator.settings import DEFAULT_LOG_PAGE_CAP
 
 DEFAULT_API_KEY = "emulator-test-key"
 _API_KEY_ENV = "DOMINO_EMULATOR_API_KEY"
@@ -133,7 +133,7 @@ class EmulatorProcess:
         command = [
             sys.executable,
             "-m",
-            "airflow_provider_domino.emulator",
+            "domino_emulator",
             "--port",
             str(self.port),
             "--ready-file",
