@@ -107,25 +107,6 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_domino.links.domino.DominoJobLink"],
-        "config": {
-            "domino": {
-                "description": "Settings of the Domino Data Lab provider.\n",
-                "options": {
-                    "triggerer_gc_freeze": {
-                        "description": (
-                            "Move the triggerer's start-up heap (Airflow, its modules) out of the garbage "
-                            "collector's passes once, after the first Domino trigger's first poll, so a "
-                            "full collection does not hold every trigger's event loop for tens of "
-                            "milliseconds. Garbage made later is collected as before.\n"
-                        ),
-                        "version_added": "0.2.0",
-                        "type": "boolean",
-                        "example": "False",
-                        "default": "True",
-                    },
-                },
-            }
-        },
         # `from airflow.sdk import task` then gives `@task.domino(...)`.
         "task-decorators": [
             {"name": "domino", "class-name": "airflow_provider_domino.decorators.domino.domino_task"}

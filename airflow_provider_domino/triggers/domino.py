@@ -178,10 +178,6 @@ class DominoJobTrigger(BaseTrigger):
                     # Triggers a triggerer took over together would otherwise poll (and log) in step.
                     spread=first_step,
                 )
-                if first_step:
-                    from airflow_provider_domino.triggers.startup_heap import freeze_startup_heap_once
-
-                    freeze_startup_heap_once()  # once per process: see the module
                 first_step = False
                 if isinstance(step, Outcome):
                     if step.kind == TIMEOUT:
