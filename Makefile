@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo stack stack-test ui-test bench matrix lint format clean
+.PHONY: test demo stack stack-test ui-test bench matrix lint format clean reference
 
 # The provider and the emulator (its own distribution, ./emulator) are both installed from the checkout.
 $(STAMP): pyproject.toml emulator/pyproject.toml
@@ -67,6 +67,10 @@ bench: $(BENCH_STAMP)
 MATRIX_VERSIONS ?= 3.1 3.2 3.3
 matrix:
 	PYTHON=$(PYTHON) scripts/matrix.sh $(MATRIX_VERSIONS)
+
+# docs/reference.md from the code (tests/docs/test_reference.py fails when it is stale).
+reference: $(STAMP)
+	$(PY) scripts/gen_reference.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
