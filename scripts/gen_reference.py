@@ -139,6 +139,12 @@ def markdown(text: str) -> str:
     return re.sub(r"``([^`]+)``", r"`\1`", text)
 
 
+def constructor(cls: type) -> Callable[..., Any]:
+    """The ``__init__`` the class itself defines (every documented class defines its own)."""
+    init: Callable[..., Any] = vars(cls)["__init__"]
+    return init
+
+
 def cell(text: str) -> str:
     return markdown(text).replace("|", "\\|").replace("\n", " ")
 
@@ -150,7 +156,7 @@ def class_section(title: str, cls: type) -> list[str]:
     lines = [f"## `{title}`", "", markdown(summary(cls.__doc__)), ""]
     lines += [f"`{cls.__module__}.{cls.__name__}`", ""]
     lines += ["| parameter | type | default | templated | description |", "|---|---|---|---|---|"]
-    for name, kind, default in parameters(cls.__init__):
+    for name, kind, default in parameters(constructor(cls)):
         description = docs.get(name, UNDOCUMENTED)
         mark = "yes" if name in templated else "no"
         kind_text = f"`{cell(kind)}`" if kind else ""
@@ -167,7 +173,7 @@ def hook_section(cls: type) -> list[str]:
     lines += [f"`{cls.__module__}.{cls.__name__}`", ""]
     init_docs = param_docs(cls.__doc__)
     lines += ["| parameter | type | default | description |", "|---|---|---|---|"]
-    for name, kind, default in parameters(cls.__init__):
+    for name, kind, default in parameters(constructor(cls)):
         kind_text = f"`{cell(kind)}`" if kind else ""
         lines.append(f"| `{name}` | {kind_text} | {cell(default)} | {cell(init_docs.get(name, ''))} |")
     lines += ["", "Public methods:", ""]

@@ -177,7 +177,7 @@ def produce_tls_error(ctx: Any) -> str:
     return error_of(lambda: DominoHook(conn, retry_policy=QUICK).get_job("job-1"))
 
 
-def fake_time() -> dict[str, Callable[..., Any]]:
+def fake_time() -> dict[str, Any]:
     """A clock that moves only when the code under test sleeps (the 10 s window passes at once)."""
     now = [0.0]
 
