@@ -286,8 +286,15 @@ def connection_section() -> list[str]:
         "|---|---|",
     ]
     lines += [f"| `{field}` | {cell(label)} |" for field, label in labels.items()]
-    hidden = ", ".join(f"`{field}`" for field in CONNECTION_UI_BEHAVIOUR.get("hidden-fields", []))
-    lines += ["", f"Hidden in the form: {hidden}.", "", "Extra fields:", ""]
+    hidden_fields = CONNECTION_UI_BEHAVIOUR.get("hidden-fields", [])
+    hidden = " and ".join(f"`{field}`" for field in hidden_fields if field != "extra")
+    lines += ["", f"The form hides {hidden}."]
+    if "extra" in hidden_fields:
+        lines[-1] += (
+            ' The extras below are its labelled "Extra Fields"; Airflow 3.3\'s form also shows them as raw '
+            'JSON under "Extra Fields JSON".'
+        )
+    lines += ["", "Extra fields:", ""]
     lines += ["| extra | label | default | description |", "|---|---|---|---|"]
     for name, field in CONNECTION_FIELDS.items():
         default = field.get("schema", {}).get("default")
