@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -85,8 +86,14 @@ def test_package_never_imports_the_emulator() -> None:
 def test_built_wheel_holds_the_package_alone(tmp_path: Path) -> None:
     from airflow_provider_domino import __version__
 
+    # From a copy of what the build reads, so the checkout gets no build/ or *.egg-info directories.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
         timeout=600,
