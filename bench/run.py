@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -169,13 +170,29 @@ class Bench:
             else float("nan"),
         }
 
-    def keep(self, key: str, figures: dict[str, Any]) -> None:
+    def measure(self, key: str, one_run: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+        """``one_run(*args, **kwargs)``'s figures kept under ``key``; a run that fails is reported, and the
+        others go on."""
+        try:
+            figures = one_run(*args, **kwargs)
+        except Exception as err:
+            self.log(f"    {key}: FAILED: {err}")
+            self.results.setdefault("failed", []).append({"figure": key, "error": str(err)[-500:]})
+            return
         self.results.setdefault(key, []).append(figures)
         self.log(
             f"    {key}: CPU {figures['cpu_s']:.2f} s, {figures['cpu_ms_per_poll']:.3f} ms/poll, "
             f"{figures['requests_per_trigger_interval']:.3f} req/trigger/interval, lag p99 "
             f"{figures['lag_p99_ms']:.0f} ms max {figures['lag_max_ms']:.0f} ms, events {figures['events']}"
         )
+
+    def measure_part(self, part: str, run_part: Callable[..., None]) -> None:
+        """A part whose servers fail to start is reported; the other parts go on."""
+        try:
+            run_part()
+        except Exception as err:
+            self.log(f"  {part}: FAILED: {err}")
+            self.results.setdefault("failed", []).append({"figure": part, "error": str(err)[-500:]})
 
     # -- runs against the emulator ------------------------------------------------------------------
 
@@ -228,33 +245,45 @@ class Bench:
                 for run in range(self.settings["runs"]):
                     for size in part["sizes"]:
                         self.log(f"  per job, {scheme}, {size} triggers, run {run + 1}")
-                        figures = self.run_domino(
+                        commands = [f"sleep {seconds:g}"] * size
+                        self.measure(
+                            f"per_job/{scheme}/{size}/ours",
+                            self.run_domino,
                             emulator,
                             tls,
-                            [f"sleep {seconds:g}"] * size,
+                            commands,
                             [emulator.project_ids[0]] * size,
                             warmup,
                             coalesced=False,
                             fetch_logs=False,
                             timeout=seconds + 60,
                         )
-                        self.keep(f"per_job/{scheme}/{size}/ours", figures)
-                        ids = stub.start_runs(size, seconds)
-                        config = {
-                            "client": "databricks",
-                            "ids": ids,
-                            "projects": None,
-                            "fetch_logs": False,
-                            "warmup_id": databricks_warmup,
-                            "timeout": seconds + 60,
-                        }
-                        env = self.env(("databricks_default", stub.connection()), tls.ca if tls else None)
-                        result = self.worker(config, env, seconds + 60)
-                        counts = stub.count_requests(ids, since=result["start_epoch"])
-                        self.keep(
+                        self.measure(
                             f"per_job/{scheme}/{size}/databricks",
-                            self.figures(result, counts, polls=counts["runs_get"]),
+                            self.run_databricks,
+                            stub,
+                            tls,
+                            size,
+                            seconds,
+                            databricks_warmup,
                         )
+
+    def run_databricks(
+        self, stub: DatabricksStub, tls: TlsFiles | None, size: int, seconds: float, warmup: str
+    ) -> dict[str, Any]:
+        ids = stub.start_runs(size, seconds)
+        config = {
+            "client": "databricks",
+            "ids": ids,
+            "projects": None,
+            "fetch_logs": False,
+            "warmup_id": warmup,
+            "timeout": seconds + 60,
+        }
+        env = self.env(("databricks_default", stub.connection()), tls.ca if tls else None)
+        result = self.worker(config, env, seconds + 60)
+        counts = stub.count_requests(ids, since=result["start_epoch"])
+        return self.figures(result, counts, polls=counts["runs_get"])
 
     def tls_check(self, emulator: Emulator, stub: DatabricksStub, warmup: str) -> None:
         """Verification is on: each client, trusting only an unrelated CA, must get no answer at all."""
@@ -288,6 +317,12 @@ class Bench:
 
     # -- parts 2 and 3 ------------------------------------------------------------------------------
 
+    def coalesced(self) -> None:
+        self.many_triggers("coalesced")
+
+    def big_log(self) -> None:
+        self.many_triggers("big_log")
+
     def many_triggers(self, part_name: str) -> None:
         """Coalesced triggers over several projects, logs on; in ``big_log`` job 0 writes a long log."""
         part = self.settings[part_name]
@@ -303,7 +338,9 @@ class Bench:
                 commands[0] = f"{sys.executable} biglog.py {part['lines']} {seconds * 2 / 3:g}"
             for run in range(self.settings["runs"]):
                 self.log(f"  {part_name}, {count} triggers over {part['projects']} projects, run {run + 1}")
-                figures = self.run_domino(
+                self.measure(
+                    part_name,
+                    self.run_domino,
                     emulator,
                     None,
                     commands,
@@ -313,7 +350,6 @@ class Bench:
                     fetch_logs=True,
                     timeout=seconds + 300,
                 )
-                self.keep(part_name, figures)
 
     # -- part 4 -------------------------------------------------------------------------------------
 
@@ -331,7 +367,9 @@ class Bench:
             )
             for run in range(self.settings["runs"]):
                 self.log(f"  unfavourable, {watched} watched among {part['active']} active, run {run + 1}")
-                figures = self.run_domino(
+                self.measure(
+                    "unfavourable",
+                    self.run_domino,
                     emulator,
                     None,
                     [f"sleep {seconds:g}"] * watched,
@@ -341,7 +379,6 @@ class Bench:
                     fetch_logs=False,
                     timeout=seconds + 60,
                 )
-                self.keep("unfavourable", figures)
 
 
 # ------------------------------------------------------------------------------------------ the report
@@ -457,6 +494,11 @@ def render(data: dict[str, Any]) -> str:
             lines += many_triggers_section(results[key], settings[key], key, title)
     if results.get("unfavourable") or results.get("coalesced"):
         lines += requests_section(results, settings)
+    if results.get("failed"):
+        lines += ["", "## Runs that failed", ""]
+        lines += [
+            f"- {failure['figure']}: `{failure['error'].splitlines()[-1]}`" for failure in results["failed"]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -484,7 +526,7 @@ def per_job_section(results: dict[str, Any], part: dict[str, Any]) -> list[str]:
                 rows = results.get(f"per_job/{scheme}/{size}/{client}", [])
                 if not rows:
                     continue
-                ratio = "1"
+                ratio = "-"
                 if client == "ours" and peer:
                     ratio = f"{spread(column(rows, 'cpu_ms_per_poll'))['median'] / spread(column(peer, 'cpu_ms_per_poll'))['median']:.2f}"
                 lines.append(
@@ -660,10 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for part in parts:
             log(f"{part}: load {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
-            if part in ("coalesced", "big_log"):
-                bench.many_triggers(part)
-            else:
-                getattr(bench, part)()
+            bench.measure_part(part, getattr(bench, part))
     finally:
         if not args.keep_temp:
             shutil.rmtree(work, ignore_errors=True)
