@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,6 +169,7 @@ class DatabricksStub:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         url = f"{self.scheme}://127.0.0.1:{self.port}{path}"
