@@ -117,7 +117,7 @@ class JobWatch:
     def deliver(self, job: Job | None = None, error: Exception | None = None) -> None:
         """Record a round's result; wake the trigger at once if this is its first status, its job
         ended, or the round failed for it."""
-        first = self.rounds_seen == 0
+        first = self.latest is None
         self.rounds_seen += 1
         if error is not None:
             self.error = error

@@ -156,7 +156,9 @@ def test_a_listed_job_that_reports_itself_finished_is_read_on_its_route_for_its_
 
         async def list_with_finished_j0(*args: Any, **kwargs: Any) -> Any:
             page = await real_list(*args, **kwargs)
-            stale = Job.from_api({"id": "j0", "status": {"executionStatus": "Succeeded", "isCompleted": True}})
+            stale = Job.from_api(
+                {"id": "j0", "status": {"executionStatus": "Succeeded", "isCompleted": True}}
+            )
             return type(page)((stale, *page.jobs), page.offset, page.limit, page.total_count + 1)
 
         fake.alist_jobs = list_with_finished_j0  # type: ignore[method-assign]
