@@ -25,12 +25,15 @@ status in whichever of the two ways costs fewer requests.
   is ever missed. A job seen ended is never read again: an ended job does not change.
 - If the list answers with a Domino error, that round reads the unseen jobs on their own routes.
 
-Cost: in a round where the plan holds, at most ``W`` requests. The plan can only be wrong by what it
-could not know: the first round of a watcher with two or more jobs reads one list page to learn the
-list's size (at most one request more than per-job reads, once), and a round in which watched jobs
-leave the active list (they ended, or the project grew) may read pages before finding them missing,
-at most ``W - 1`` pages as the plan allowed. Each such job is read on its route once, as per-job
-polling would read it. Rounds are logged at debug level with the requests they sent.
+Cost: a round that lists never reads more pages than it has watched jobs (paging past the first page
+needs fewer pages left than jobs unseen), and reads on their own routes only the jobs the list did not
+show. So while the list shows the jobs it is expected to show, a round sends at most ``W`` requests,
+and fewer once the list pays. It can send more only when it could not know: the first round of a
+watcher with two or more jobs reads one page to learn the list's size (one request more than per-job
+reads, at worst, once); and a round in which watched jobs leave the active list (they ended, and each
+is read once on its route, as per-job polling would read it) or the project grows past the plan may
+spend its pages before noticing, at most the pages it read. Each round is logged at debug level with
+the requests it sent.
 
 **Supervision.** A round that raises anything but a Domino error from the list (a malformed page, a
 bug, a hook that cannot be built) delivers the error to every registered trigger, which decides
@@ -111,14 +114,12 @@ class JobWatch:
     latest: Job | None = None
     #: The error the last round met for this job, raised by the next :meth:`take`.
     error: Exception | None = None
-    rounds_seen: int = 0
     _news: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def deliver(self, job: Job | None = None, error: Exception | None = None) -> None:
         """Record a round's result; wake the trigger at once if this is its first status, its job
         ended, or the round failed for it."""
         first = self.latest is None
-        self.rounds_seen += 1
         if error is not None:
             self.error = error
             self._news.set()
@@ -146,11 +147,6 @@ class JobWatch:
             raise error
         return self.latest
 
-    async def next_update(self, timeout: float) -> Job | None:
-        """:meth:`wait`, then :meth:`take`."""
-        await self.wait(timeout)
-        return self.take()
-
 
 class ProjectStatusWatcher:
     """Reads one project's watched jobs for every registered trigger in this event loop.
@@ -162,7 +158,6 @@ class ProjectStatusWatcher:
         self.domino_conn_id = domino_conn_id
         self.project_id = project_id
         self._hook_factory = hook_factory
-        self._loop = asyncio.get_running_loop()
         self._watches: dict[str, list[JobWatch]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -218,7 +213,7 @@ class ProjectStatusWatcher:
             self._task_done(self._task)
         if self._task is None and self._watches:
             self._stopping = False
-            self._task = self._loop.create_task(
+            self._task = asyncio.get_running_loop().create_task(
                 self._run(backoff), name=f"domino-status-watcher-{self.project_id}"
             )
             self._task.add_done_callback(self._task_done)
@@ -443,7 +438,7 @@ _WATCHERS: weakref.WeakKeyDictionary[
 
 def _forget(watcher: ProjectStatusWatcher) -> None:
     """Drop a watcher that stopped for good, so the next trigger of its project makes a fresh one."""
-    per_loop = _WATCHERS.get(watcher._loop, {})
+    per_loop = _WATCHERS.get(asyncio.get_running_loop(), {})
     key = (watcher.domino_conn_id, watcher.project_id)
     if per_loop.get(key) is watcher:
         del per_loop[key]

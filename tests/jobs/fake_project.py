@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from airflow_provider_domino.api.errors import DominoNotFoundError
 from airflow_provider_domino.api.models import Job, JobPage
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.jobs.status_watcher import JobWatch
 
 PROJECT_ID = "p1"
 
@@ -93,3 +97,9 @@ class FakeProject:
 
     async def aclose(self) -> None:
         self.closed += 1
+
+
+async def next_update(watch: JobWatch, timeout: float) -> Job | None:
+    """What a trigger does each step: wait for news (at most ``timeout``), then take the status."""
+    await watch.wait(timeout)
+    return watch.take()

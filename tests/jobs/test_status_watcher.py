@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_domino.api.errors import DominoConnectionError, DominoNotFoundError
 from airflow_provider_domino.api.models import Job
 from airflow_provider_domino.jobs.status_watcher import JobWatch, ProjectStatusWatcher, watch_job
-from tests.jobs.fake_project import PROJECT_ID, FakeProject
+from tests.jobs.fake_project import PROJECT_ID, FakeProject, next_update
 
 Rounds = Callable[[], Coroutine[Any, Any, dict[str, Job | None]]]
 
@@ -271,13 +271,13 @@ def test_an_ended_job_wakes_its_trigger_at_once_and_errors_reach_only_their_job(
         watch0, watch_gone = JobWatch("j0", lambda: 60.0), JobWatch("gone", lambda: 60.0)
         watcher._watches.update({"j0": [watch0], "gone": [watch_gone]})
         await watcher.run_round(fake)
-        assert (await asyncio.wait_for(watch0.next_update(timeout=60), 1)) is not None
+        assert (await asyncio.wait_for(next_update(watch0, timeout=60), 1)) is not None
         fake.finish("j0", "out")
         await watcher.run_round(fake)
-        ended = await asyncio.wait_for(watch0.next_update(timeout=60), 1)  # woken, no 60-s wait
+        ended = await asyncio.wait_for(next_update(watch0, timeout=60), 1)  # woken, no 60-s wait
         assert ended is not None and ended.is_finished
         with pytest.raises(DominoNotFoundError):
-            await asyncio.wait_for(watch_gone.next_update(timeout=60), 1)
+            await asyncio.wait_for(next_update(watch_gone, timeout=60), 1)
 
     run(main)
 

@@ -14,7 +14,7 @@ from airflow_provider_domino.api.errors import DominoConfigError, DominoServerEr
 from airflow_provider_domino.jobs import status_watcher
 from airflow_provider_domino.jobs.status_watcher import StatusWatcherError, watch_job, watcher_for
 from airflow_provider_domino.jobs.watching import ERROR, Continue, Outcome, watch_step
-from tests.jobs.fake_project import PROJECT_ID, FakeProject
+from tests.jobs.fake_project import PROJECT_ID, FakeProject, next_update
 
 #: The longest any wait below may take; each normally takes milliseconds.
 BOUND = 5.0
@@ -45,7 +45,7 @@ async def bounded(awaitable: Any) -> Any:
 async def first_status(watch: Any) -> Any:
     """The next status a round delivers (errors raised)."""
     while True:
-        job = await bounded(watch.next_update(timeout=BOUND))
+        job = await bounded(next_update(watch, timeout=BOUND))
         if job is not None:
             return job
 
@@ -212,7 +212,7 @@ def test_the_last_trigger_leaving_mid_request_ends_the_task_at_once_and_closes_t
         await stopped(watcher)
         assert fake.closed == 1
         assert watcher_for("conn", PROJECT_ID, lambda: fake) is not watcher  # stopped for good
-        assert watch0.rounds_seen == 0  # nobody was told of a failure: it was a stop
+        assert watch0.latest is None and watch0.error is None  # nobody was told of a failure: a stop
 
     run(main)
 
