@@ -330,7 +330,7 @@ class ProjectStatusWatcher:
             listed, pages, complete = await self._read_list(hook, need)
         results.update((job_id, (job, None)) for job_id, job in listed.items())
         unseen = [job_id for job_id in need if job_id not in listed]
-        fetched = await asyncio.gather(*(self._fetch(hook, job_id) for job_id in unseen))
+        fetched = await self._fetch_all(hook, unseen)
         results.update(zip(unseen, fetched, strict=True))
         if complete:
             self._learn_misses(listed, unseen, fetched)
@@ -421,6 +421,25 @@ class ProjectStatusWatcher:
                 continue
             streak = self._unlisted.get(job_id, (0, 0))[0] + 1
             self._unlisted[job_id] = (streak, self._round + min(2 ** (streak - 1), MISS_MEMORY_ROUNDS))
+
+    async def _fetch_all(self, hook: Any, job_ids: list[str]) -> list[tuple[Job | None, Exception | None]]:
+        """Each job on its own route, concurrently. Anything but a Domino error fails the round at once:
+        the other reads are cancelled and awaited, so none is left running unsupervised."""
+        if not job_ids:
+            return []
+        loop = asyncio.get_running_loop()
+        reads = [loop.create_task(self._fetch(hook, job_id)) for job_id in job_ids]
+        try:
+            await asyncio.wait(reads, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for read in reads:
+                read.cancel()  # none left once a read failed or the round was cancelled
+            await asyncio.wait(reads)
+        for read in reads:
+            error = None if read.cancelled() else read.exception()
+            if error is not None:
+                raise error
+        return [read.result() for read in reads]
 
     async def _fetch(self, hook: Any, job_id: str) -> tuple[Job | None, Exception | None]:
         """One job on its own route; its Domino error goes to its triggers only."""

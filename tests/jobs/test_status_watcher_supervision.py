@@ -139,6 +139,39 @@ def test_a_failing_list_with_a_domino_error_reads_each_job_on_its_route_in_the_r
     run(main)
 
 
+def test_an_unexpected_error_reading_one_job_fails_the_round_at_once_and_cancels_the_other_reads():
+    async def main() -> None:
+        fake = project("bad", "slow")
+        fake.add_many(1_000)  # two pages: two jobs are read on their own routes
+        real_get = fake.aget_job
+        slow_read_cancelled = asyncio.Event()
+
+        async def aget_job(job_id: str) -> Any:
+            if job_id == "bad":
+                raise ValueError("job object has no 'id'")  # a malformed answer
+            if job_id == "slow":
+                try:
+                    await asyncio.Event().wait()  # never answers
+                except asyncio.CancelledError:
+                    slow_read_cancelled.set()
+                    raise
+            return await real_get(job_id)
+
+        fake.aget_job = aget_job  # type: ignore[method-assign]
+        watcher, bad = watch_job("conn", PROJECT_ID, "bad", lambda: 3600.0, lambda: fake)
+        _, slow = watch_job("conn", PROJECT_ID, "slow", lambda: 3600.0, lambda: fake)
+        for watch in (bad, slow):
+            with pytest.raises(StatusWatcherError) as raised:
+                await first_status(watch)
+            assert isinstance(raised.value.__cause__, ValueError)
+        assert slow_read_cancelled.is_set()  # not left running
+        watcher.unregister(bad)
+        watcher.unregister(slow)
+        await stopped(watcher)
+
+    run(main)
+
+
 @pytest.mark.parametrize("death", ["cancelled", "raised"])
 def test_a_watcher_task_that_dies_tells_every_watch_and_is_restarted(death):
     async def main() -> None:
