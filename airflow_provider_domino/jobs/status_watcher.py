@@ -23,7 +23,9 @@ status in whichever of the two ways costs fewer requests.
   terminal details, such as the output commit), or the list lags, or it moved between two pages while
   they were read. A listed job that reports itself finished is read on its route too. So no transition
   is ever missed. A job seen ended is never read again: an ended job does not change.
-- If the list answers with a Domino error, that round reads the unseen jobs on their own routes.
+- If the list answers with a Domino error, that round reads the unseen jobs on their own routes, and
+  the list rests for one round, then two, four... (``MISS_MEMORY_ROUNDS`` at most) while it keeps
+  failing: a list the connection may not read costs one request now and then, not every round.
 
 Cost: a round that lists never reads more pages than it has watched jobs (paging past the first page
 needs fewer pages left than jobs unseen), and reads on their own routes only the jobs the list did not
@@ -77,7 +79,8 @@ MAX_LIST_PAGES = 200
 MIN_ROUND_GAP = 0.5
 #: Longest wait before a failed watcher task is restarted (the wait doubles from ``MIN_ROUND_GAP``).
 MAX_RESTART_BACKOFF = 30.0
-#: Most rounds a job the whole list did not show is expected missing from it again.
+#: Most rounds a job the whole list did not show is expected missing from it again (and most rounds
+#: a failing list rests).
 MISS_MEMORY_ROUNDS = 32
 
 
@@ -173,6 +176,9 @@ class ProjectStatusWatcher:
         self._page_length = LIST_PAGE_SIZE
         #: Job id -> (lists in a row that did not show it running, last round it is expected missing).
         self._unlisted: dict[str, tuple[int, int]] = {}
+        #: Lists in a row that failed with a Domino error, and the last round the list is not tried.
+        self._list_failures = 0
+        self._list_rests_until = 0
 
     # --- registration ---------------------------------------------------------------------
 
@@ -360,30 +366,39 @@ class ProjectStatusWatcher:
 
     def _list_pays(self, need: list[str]) -> bool:
         """The plan: list only when its pages plus the jobs it is expected to miss cost fewer requests
-        than reading each job (an unknown list is guessed at one page)."""
+        than reading each job (an unknown list is guessed at one page), and it is not resting after
+        failing."""
+        if self._round <= self._list_rests_until:
+            return False
         misses = sum(1 for job_id in need if self._expected_missing(job_id))
         return (self._list_pages or 1) + misses < len(need)
 
     async def _read_list(self, hook: Any, need: list[str]) -> tuple[dict[str, Job], int, bool]:
-        """Page through the active list while it pays: the watched, unfinished jobs it showed, the pages
-        read, and whether the whole list was read."""
+        """Page through the active list while it pays: the watched, unfinished jobs it showed, the list
+        requests sent, and whether the whole list was read."""
         expected = {job_id for job_id in need if not self._expected_missing(job_id)}
         listed: dict[str, Job] = {}
         offset: int | None = 0
         pages = 0
         while offset is not None:
+            pages += 1
             try:
                 page = await hook.alist_jobs(
                     self.project_id, status_filter="active", offset=offset, limit=LIST_PAGE_SIZE
                 )
             except DominoError as err:
+                self._list_failures += 1
+                rest = min(2 ** (self._list_failures - 1), MISS_MEMORY_ROUNDS)
+                self._list_rests_until = self._round + rest
                 log.warning(
-                    "Listing the active jobs of Domino project %s failed (%s); reading each job instead",
+                    "Listing the active jobs of Domino project %s failed (%s); reading each job on its own"
+                    " route this round and the next %d",
                     self.project_id,
                     err,
+                    rest,
                 )
                 return listed, pages, False
-            pages += 1
+            self._list_failures = 0
             for job in page.jobs:
                 # A listed job that already finished is read on its route, for its terminal details.
                 if job.id in self._watches and not job.is_finished:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_domino.api.errors import DominoConnectionError, DominoNotFoundError
+from airflow_provider_domino.api.errors import DominoAuthError, DominoConnectionError, DominoNotFoundError
 from airflow_provider_domino.api.models import Job
 from airflow_provider_domino.jobs.status_watcher import JobWatch, ProjectStatusWatcher, watch_job
 from tests.jobs.fake_project import PROJECT_ID, FakeProject, next_update
@@ -236,13 +236,38 @@ def test_a_failing_list_falls_back_to_each_jobs_own_route():
         fake = FakeProject()
         fake.add("j0")
         fake.add("j1")
+        fake.add("j2")
         fake.list_errors.append(DominoConnectionError("GET", "/api/jobs/beta/jobs", "connection refused"))
-        _, one_round = watching(fake, ["j0", "j1"])
+        _, one_round = watching(fake, ["j0", "j1", "j2"])
         seen = await one_round()
         assert all(job is not None for job in seen.values())
         return sorted(fake.take_calls())
 
-    assert run(main) == ["get j0", "get j1", "list 0"]
+    assert run(main) == ["get j0", "get j1", "get j2", "list 0"]
+
+
+def test_a_list_that_keeps_failing_rests_for_twice_as_many_rounds_each_time():
+    async def main() -> list[list[str]]:
+        fake = FakeProject()
+        for job_id in ("j0", "j1", "j2"):
+            fake.add(job_id)
+        forbidden = DominoAuthError("GET", "/api/jobs/beta/jobs", 403, "not allowed to list this project")
+        fake.list_errors.extend([forbidden] * 3)
+        _, one_round = watching(fake, ["j0", "j1", "j2"])
+        per_round = []
+        for _ in range(12):
+            seen = await one_round()
+            assert all(job is not None for job in seen.values())
+            per_round.append(fake.take_calls())
+        return per_round
+
+    per_round = run(main)
+    list_rounds = [n for n, calls in enumerate(per_round, 1) if "list 0" in calls]
+    # Failing in rounds 1, 3 and 6, the list rests 1, 2, then 4 rounds; it answers from round 11 on.
+    assert list_rounds == [1, 3, 6, 11, 12]
+    assert per_round[10] == ["list 0"] and per_round[11] == ["list 0"]
+    assert all(len(calls) == 4 for calls in per_round[:10] if "list 0" in calls)
+    assert all(len(calls) == 3 for calls in per_round[:10] if "list 0" not in calls)
 
 
 def test_an_ended_job_is_read_on_its_route_once_however_many_rounds_its_trigger_takes_to_leave():

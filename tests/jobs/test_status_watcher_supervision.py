@@ -59,6 +59,13 @@ async def stopped(watcher: Any) -> None:
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
+def release_one_round(fake: FakeProject) -> None:
+    """Let the request in flight through; the next ones wait for ``fake.gate`` again."""
+    assert fake.gate is not None
+    passing, fake.gate = fake.gate, asyncio.Event()
+    passing.set()
+
+
 def decision(error: Exception) -> Continue | Outcome:
     """What a trigger makes of a delivered error (the watch step, as the trigger calls it)."""
     return watch_step(job=None, error=error, now=0.0, deadline=None, watch_started_at=0.0, poll_interval=30)
@@ -68,15 +75,19 @@ def test_a_round_that_raises_reaches_every_watch_once_logged_and_the_loop_carrie
     async def main() -> None:
         fake = project("j0", "j1", "j2")
         fake.list_errors.append(KeyError("jobs"))  # a malformed page, once
+        fake.gate = asyncio.Event()
         watches = [watch_job("conn", PROJECT_ID, j, lambda: 0.0, lambda: fake)[1] for j in ("j0", "j1", "j2")]
         watcher = watcher_for("conn", PROJECT_ID, lambda: fake)
         task = watcher._task
+        await bounded(fake.requested.wait())
+        release_one_round(fake)  # round one raises; round two waits until the errors are read
         for watch in watches:
             with pytest.raises(StatusWatcherError) as raised:
                 await first_status(watch)
             assert isinstance(raised.value.__cause__, KeyError)
             assert PROJECT_ID in str(raised.value) and "KeyError" in str(raised.value)
             assert isinstance(decision(raised.value), Continue)  # transient: the trigger keeps watching
+        fake.gate.set()
         for watch in watches:
             assert (await first_status(watch)).raw_status == "Running"  # the next round served them
         fake.finish("j1", "out-1")
@@ -105,6 +116,7 @@ def test_a_domino_error_outside_the_list_reaches_every_watch_as_it_is():
                 raise DominoConfigError("Domino connection 'conn' is not defined")
             return fake
 
+        fake.gate = asyncio.Event()  # the restarted task's round waits until the errors are read
         watches = [watch_job("conn", PROJECT_ID, j, lambda: 0.0, hook_factory)[1] for j in ("j0", "j1")]
         for watch in watches:
             with pytest.raises(DominoConfigError) as raised:
@@ -112,6 +124,7 @@ def test_a_domino_error_outside_the_list_reaches_every_watch_as_it_is():
             step = decision(raised.value)
             assert isinstance(step, Outcome) and step.kind == ERROR and not step.retryable
             assert "connection 'conn'" in step.message
+        fake.gate.set()
         for watch in watches:
             assert (await first_status(watch)).raw_status == "Running"  # restarted after its backoff
         watcher = watcher_for("conn", PROJECT_ID, hook_factory)
@@ -175,34 +188,39 @@ def test_an_unexpected_error_reading_one_job_fails_the_round_at_once_and_cancels
 @pytest.mark.parametrize("death", ["cancelled", "raised"])
 def test_a_watcher_task_that_dies_tells_every_watch_and_is_restarted(death):
     async def main() -> None:
-        fake = project("j0", "j1")
-        delays = iter([])  # the desired delay a trigger reports; "raised" makes its next call fail
+        fake = project("j0", "j1", "j2")
+        broken = False  # a trigger's schedule that raises when asked
 
         def desired_delay() -> float:
-            if next(delays, None) == "raise":
+            if broken:
                 raise RuntimeError("a trigger's schedule broke")
-            return 0.0
+            return 3600.0
 
         watcher, watch0 = watch_job("conn", PROJECT_ID, "j0", desired_delay, lambda: fake)
         _, watch1 = watch_job("conn", PROJECT_ID, "j1", desired_delay, lambda: fake)
         assert (await first_status(watch0)) is not None and (await first_status(watch1)) is not None
         task = watcher._task
         assert task is not None
+        fake.gate = asyncio.Event()  # the restarted task's round waits until the errors are read
         if death == "cancelled":
             task.cancel()
         else:
-            delays = iter(["raise"])
+            broken = True
+            watch_job("conn", PROJECT_ID, "j2", lambda: 3600.0, lambda: fake)  # wakes the pause: it asks
         for watch in (watch0, watch1):
             with pytest.raises(StatusWatcherError):
                 await first_status(watch)
+        broken = False
         fake.finish("j0", "out-0")
         fake.finish("j1", "out-1")
+        fake.gate.set()
         assert (await first_status(watch0)).output_commit_id == "out-0"
         assert (await first_status(watch1)).output_commit_id == "out-1"
         assert watcher._task is not task and task.done()
         assert fake.closed == 1  # the dead task closed its hook; the new one holds its own
-        watcher.unregister(watch0)
-        watcher.unregister(watch1)
+        for watches in list(watcher._watches.values()):
+            for watch in list(watches):
+                watcher.unregister(watch)
         await stopped(watcher)
         assert fake.closed == 2
 
