@@ -341,7 +341,7 @@ class ProjectStatusWatcher:
         if complete:
             self._learn_misses(listed, unseen, fetched)
         log.debug(
-            "Domino project %s, round %d: %d watched jobs read with %d list pages and %d job reads",
+            "Domino project %s, round %d: %d watched jobs read with %d list requests and %d job reads",
             self.project_id,
             self._round,
             len(need),
@@ -376,6 +376,7 @@ class ProjectStatusWatcher:
     async def _read_list(self, hook: Any, need: list[str]) -> tuple[dict[str, Job], int, bool]:
         """Page through the active list while it pays: the watched, unfinished jobs it showed, the list
         requests sent, and whether the whole list was read."""
+        wanted = set(need)
         expected = {job_id for job_id in need if not self._expected_missing(job_id)}
         listed: dict[str, Job] = {}
         offset: int | None = 0
@@ -400,8 +401,9 @@ class ProjectStatusWatcher:
                 return listed, pages, False
             self._list_failures = 0
             for job in page.jobs:
-                # A listed job that already finished is read on its route, for its terminal details.
-                if job.id in self._watches and not job.is_finished:
+                # A listed job that already finished is read on its route, for its terminal details; a
+                # job seen ended is not wanted (a lagging list may still show it running).
+                if job.id in wanted and not job.is_finished:
                     listed[job.id] = job
             offset = page.next_offset
             pages_left = self._learn_size(page)

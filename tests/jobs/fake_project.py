@@ -38,6 +38,7 @@ class FakeProject:
         self.order: list[str] = []
         self.page_size = page_size
         self.unlisted: set[str] = set()  # jobs the lagging list does not show
+        self.ghosts: list[Job] = []  # jobs the lagging list still shows, as they were
         self.after_page: Callable[[int], None] | None = None  # called with each served page's offset
         self.list_errors: list[BaseException] = []  # raised by the next list requests, one each
         self.calls: list[str] = []
@@ -78,6 +79,7 @@ class FakeProject:
             raise self.list_errors.pop(0)
         assert status_filter == "active" and project_id == PROJECT_ID
         active = [self.jobs[i] for i in self.order if not self.jobs[i].is_finished and i not in self.unlisted]
+        active = [*self.ghosts, *active]
         size = min(limit, self.page_size)
         page = JobPage(
             jobs=tuple(active[offset : offset + size]), offset=offset, limit=size, total_count=len(active)

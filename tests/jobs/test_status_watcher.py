@@ -142,6 +142,26 @@ def test_a_job_that_ends_between_two_list_pages_is_seen_ending_with_its_output_c
     run(main)
 
 
+def test_a_job_seen_ended_stays_ended_when_a_lagging_list_still_shows_it_running():
+    async def main() -> None:
+        fake = FakeProject()
+        for job_id in ("j0", "j1", "j2"):
+            fake.add(job_id)
+        _, one_round = watching(fake, ["j0", "j1", "j2"])
+        await one_round()
+        running_j0 = fake.jobs["j0"]
+        fake.finish("j0", "out-j0")
+        seen = await one_round()
+        assert seen["j0"] is not None and seen["j0"].output_commit_id == "out-j0"
+        fake.ghosts.append(running_j0)  # the list lags: it shows j0 as it was
+        fake.take_calls()
+        seen = await one_round()
+        assert seen["j0"] is not None and seen["j0"].is_finished and seen["j0"].output_commit_id == "out-j0"
+        assert fake.take_calls() == ["list 0"]
+
+    run(main)
+
+
 def test_a_listed_job_that_reports_itself_finished_is_read_on_its_route_for_its_terminal_details():
     async def main() -> None:
         fake = FakeProject()
