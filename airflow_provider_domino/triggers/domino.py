@@ -142,7 +142,7 @@ class DominoJobTrigger(BaseTrigger):
         try:
             while True:
                 job: Job | None = None
-                error: DominoError | None = None
+                error: Exception | None = None
                 try:
                     # Coalesced: the status the project's watcher last saw (``None`` before its first
                     # round); otherwise this job's own route.
@@ -150,6 +150,10 @@ class DominoJobTrigger(BaseTrigger):
                     if job is not None:
                         self.project_id = self.project_id or job.project_id  # a flat job names it
                 except DominoError as err:
+                    error = err
+                except Exception as err:  # any failure the watcher delivers; the watch step decides
+                    if watch is None:
+                        raise
                     error = err
                 # The first read of a running job's log waits for the first (spread) wait: at the first
                 # status the job has barely started, and reading then would cost every trigger one
