@@ -27,6 +27,24 @@ def _streamed(capfd, job_id: str, *, setup: bool = False) -> list[str]:
     return [line for line in lines if setup or not line.startswith("[prepareOutput] ")]
 
 
+def _after_lines(trigger: DominoJobTrigger, count: int) -> asyncio.Event:
+    """An event set once ``trigger`` has shown ``count`` lines of the job's output (setup output aside)."""
+    reached = asyncio.Event()
+    shown = 0
+    emit = trigger._log_follower._emit
+
+    def counting(line: str) -> None:
+        nonlocal shown
+        emit(line)
+        if not line.startswith("[prepareOutput] "):
+            shown += 1
+            if shown >= count:
+                reached.set()
+
+    trigger._log_follower._emit = counting
+    return reached
+
+
 async def _first_event(trigger: DominoJobTrigger) -> dict:
     async for event in trigger.run():
         return event.payload
@@ -44,12 +62,6 @@ def test_serialize_round_trip_is_primitives_only():
     rebuilt = DominoJobTrigger(**kwargs)
     assert rebuilt.serialize() == (path, kwargs)
     assert kwargs["log_cursor"] == cursor and kwargs["deadline"] == 123.5 and kwargs["project_id"] == "p"
-
-
-def test_kwargs_of_provider_0_1_still_build_a_trigger():
-    """A trigger deferred by 0.1 (``log_offset`` bytes of a text log) is rebuilt after an upgrade."""
-    old = DominoJobTrigger("job-1", "my_conn", log_offset=42)
-    assert old.serialize()[1]["log_cursor"] == {"mode": "text", "streams": {}, "byte_offset": 42}
 
 
 def test_success_event_with_log_lines_in_order(domino_conn, emulator, capfd):
@@ -80,10 +92,9 @@ def test_resume_from_serialized_copy_mid_job(domino_conn, emulator, capfd):
     first = DominoJobTrigger(job_id, domino_conn, poll_interval=0.2)
 
     async def scenario() -> dict:
+        mid_job = _after_lines(first, 3)
         task = asyncio.create_task(_first_event(first))
-        while "stdOut" not in first.log_cursor.positions:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(mid_job.wait(), 60)  # 3 of the job's 8 lines shown: it is mid-way
         task.cancel()  # what a triggerer restart does; cleanup() runs, on_kill() does not
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -105,25 +116,14 @@ def test_on_kill_stops_the_job(domino_conn, emulator):
     assert emulator.wait_for_status(job_id, ["Stopped"], timeout=15)["status"] == "Stopped"
 
 
-def test_deadline_stops_the_job_and_reports_timeout(domino_conn, emulator):
-    import time
-
-    job_id = _start(domino_conn, "sleep 60")
-    trigger = DominoJobTrigger(job_id, domino_conn, poll_interval=0.2, deadline=time.time() + 1)
-    event = asyncio.run(_first_event(trigger))
-    assert (event["status"], event["job_stopped"]) == ("timeout", True)
-    assert emulator.wait_for_status(job_id, ["Stopped"], timeout=15)["status"] == "Stopped"
-
-
-def test_sensor_deadline_leaves_the_job_running(domino_conn, emulator):
+def test_the_deadline_is_reported_and_the_job_left_to_the_task(domino_conn, emulator):
+    """The trigger reports the deadline; stopping is the operator's (on resume), a sensor never stops."""
     import time
 
     job_id = _start(domino_conn, "sleep 30")
-    trigger = DominoJobTrigger(
-        job_id, domino_conn, poll_interval=0.2, deadline=time.time() + 1, stop_on_timeout=False
-    )
+    trigger = DominoJobTrigger(job_id, domino_conn, poll_interval=0.2, deadline=time.time() + 1)
     event = asyncio.run(_first_event(trigger))
-    assert (event["status"], event["job_stopped"]) == ("timeout", False)
+    assert event["status"] == "timeout" and "job_stopped" not in event
     assert emulator.get_job(job_id)["status"] in ("Pending", "Running")
     DominoHook(domino_conn).stop_job(job_id)
 
@@ -198,10 +198,9 @@ def test_rebuilt_from_defer_time_kwargs_resumes_at_the_checkpoint(domino_conn, e
     first = DominoJobTrigger(**defer_time_kwargs)
 
     async def until_shutdown() -> None:
+        mid_job = _after_lines(first, 3)
         task = asyncio.create_task(_first_event(first))
-        while "stdOut" not in first.log_cursor.positions:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(mid_job.wait(), 60)  # 3 of the job's 8 lines shown: it is mid-way
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
