@@ -19,8 +19,8 @@ class FakeAsyncHook:
     """Answers status checks from a script, one entry per status check; the log can fail every time.
 
     A status check is one ``aget_job`` (per-job path) or one round of the project's status watcher
-    (coalesced path: ``alist_jobs``, then ``aget_job`` for a job missing from the active list, which
-    answers the same entry).
+    (coalesced path: a lone watched job is read on its own route, as listing would cost more; were it
+    listed, ``alist_jobs`` and then ``aget_job`` for a job missing from the list answer the same entry).
     """
 
     def __init__(self, statuses: list[Any], log_error: Exception | None = None) -> None:
@@ -98,7 +98,13 @@ def run_trigger(hook: FakeAsyncHook, path: str = "per-job", **kwargs: Any) -> di
     if path == "coalesced":
         kwargs.setdefault("project_id", "p1")
     trigger = DominoJobTrigger("job-1", poll_interval=0.001, **kwargs)
-    trigger._hook = lambda: hook  # type: ignore[method-assign]
+    hooks_made = []
+
+    def make_hook() -> FakeAsyncHook:  # the trigger makes one; the project's watcher makes its own
+        hooks_made.append(hook)
+        return hook
+
+    trigger._hook = make_hook  # type: ignore[method-assign]
 
     async def first_event() -> dict[str, Any]:
         async for event in trigger.run():
@@ -106,7 +112,8 @@ def run_trigger(hook: FakeAsyncHook, path: str = "per-job", **kwargs: Any) -> di
         raise AssertionError("no event")
 
     event = asyncio.run(first_event())
-    assert (hook.list_calls > 0) == (path == "coalesced")  # the path under test was the one taken
+    # The path under test was the one taken: only the coalesced path starts a watcher (a second hook).
+    assert len(hooks_made) == (2 if path == "coalesced" else 1)
     return event
 
 
