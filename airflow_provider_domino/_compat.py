@@ -101,3 +101,16 @@ async def xcom_aget_one(key: str, **target: Any) -> Any:
     if not isinstance(answer, XComResult):
         raise TypeError(f"expected an XComResult, got {type(answer).__name__}")
     return XCom.deserialize_value(answer) if answer.value is not None else None
+
+
+@cache
+def event_trigger_queue_supported() -> bool:
+    """An asset watcher's trigger can be sent to a triggerer queue.
+
+    Airflow 3.2 added triggerer queues, but only for triggers of deferred tasks: ``BaseEventTrigger`` says
+    ``supports_triggerer_queue = False`` (3.2, 3.3) and the rows of asset watchers carry no queue. Before
+    3.2 the attribute does not exist and nothing has a queue.
+    """
+    from airflow.triggers.base import BaseEventTrigger
+
+    return bool(getattr(BaseEventTrigger, "supports_triggerer_queue", False))
