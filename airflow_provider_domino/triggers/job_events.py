@@ -137,7 +137,11 @@ class EventCursor:
         jobs = snapshot.jobs
         if self.floor is None:
             floor = _active_floor(jobs, 1) - LAG_MARGIN
-            done = {job.id: _number(job, floor) for job in jobs if job.is_finished and _number(job, floor) >= floor}
+            done = {
+                job.id: _number(job, floor)
+                for job in jobs
+                if job.is_finished and _number(job, floor) >= floor
+            }
             return EventCursor(floor, done)._bounded(), []
         floor = self.floor
         done = dict(self.done)
@@ -213,7 +217,7 @@ def backoff_delay(poll_interval: float, failures: int, retry_after: float | None
     """Wait after ``failures`` failed rounds in a row: the interval doubled each time, capped, with 10%
     jitter, and never shorter than a server's ``Retry-After``."""
     delay = min(MAX_BACKOFF, poll_interval * 2 ** max(0, failures - 1))
-    delay *= 1 + random.uniform(-0.1, 0.1)  # noqa: S311 - jitter, not security
+    delay *= 1 + random.uniform(-0.1, 0.1)
     return max(delay, retry_after or 0.0, MIN_POLL_INTERVAL)
 
 
@@ -287,10 +291,13 @@ class DominoJobEventTrigger(BaseEventTrigger):
         try:
             interval = float(poll_interval)
         except (TypeError, ValueError):
-            raise DominoConfigError(f"Parameter 'poll_interval' must be a number, got {poll_interval!r}") from None
+            raise DominoConfigError(
+                f"Parameter 'poll_interval' must be a number, got {poll_interval!r}"
+            ) from None
         if not interval >= MIN_POLL_INTERVAL:
             raise DominoConfigError(
-                f"Parameter 'poll_interval' must be at least {MIN_POLL_INTERVAL:g} seconds, got {poll_interval!r}"
+                f"Parameter 'poll_interval' must be at least {MIN_POLL_INTERVAL:g} seconds, "
+                f"got {poll_interval!r}"
             )
         self.project = project.strip() if project else None
         self.project_id = project_id or None
