@@ -412,5 +412,6 @@ def validate_event(event: Any, *, expected_job_id: str | None = None) -> dict[st
         raise DominoError(f"Domino trigger event is for job {job_id}, expected {expected_job_id}")
     return event
 
+
 # The event trigger for AssetWatchers lives in its own module; re-exported for one import path.
 from airflow_provider_domino.triggers.job_events import DominoJobEventTrigger as DominoJobEventTrigger  # noqa: E402
