@@ -26,7 +26,8 @@ statuses, assets) there are, each applying its own filter and keeping its own cu
 each watcher polls on its own.
 
 Errors: 401/403 (credentials), 404 (project) and a malformed parameter end the watcher with one clear
-error in the triggerer log; anything else (network, 5xx, 429, a garbled body) waits and tries again,
+error in the triggerer log, after :data:`FAILED_WATCHER_HOLD` seconds (the triggerer restarts a failed
+watcher at once, so this bounds the requests a wrong key causes); anything else (network, 5xx, 429, a garbled body) waits and tries again,
 doubling the wait up to :data:`MAX_BACKOFF` seconds.
 """
 
@@ -63,6 +64,10 @@ LAG_MARGIN = 50
 MAX_REMEMBERED = 2000
 #: Longest wait between two attempts after transient errors, in seconds.
 MAX_BACKOFF = 600.0
+#: Seconds a watcher that met a permanent error (refused key, unknown project) waits before it fails.
+#: The triggerer starts a failed watcher again at once (its asset still names it), so failing straight
+#: away would turn one wrong key into a request every second.
+FAILED_WATCHER_HOLD = 300.0
 #: Shortest poll interval accepted, in seconds (a watcher runs for as long as its DAG exists).
 MIN_POLL_INTERVAL = 1.0
 #: The statuses that fire by default.
@@ -436,7 +441,14 @@ class DominoJobEventTrigger(BaseEventTrigger):
                     snapshot = await self._scan(hook, project_id, project_path, settings.ui_url, scan_floor())
                 except DominoError as err:
                     if _is_permanent(err):
-                        self.log.error("Domino job event watcher for %s stops: %s", self._project_label, err)
+                        self.log.error(
+                            "Domino job event watcher for %s stops: %s (it fails in %.0f s; Airflow then "
+                            "starts it again)",
+                            self._project_label,
+                            err,
+                            FAILED_WATCHER_HOLD,
+                        )
+                        await _sleep(FAILED_WATCHER_HOLD)
                         raise
                     failures += 1
                     retry_after = err.retry_after if isinstance(err, DominoRateLimitError) else None

@@ -130,10 +130,11 @@ def drive(
     steps: list[Callable[[], None] | None],
     *,
     store: FakeStore | None = None,
+    sleeps: list[float] | None = None,
     **kwargs: Any,
 ) -> tuple[list[dict], list[float]]:
     """Run a trigger for ``len(steps) + 1`` rounds; ``steps[i]`` changes Domino after round ``i``."""
-    sleeps: list[float] = []
+    sleeps = [] if sleeps is None else sleeps
     remaining = list(steps)
 
     async def fake_sleep(delay: float) -> None:
@@ -305,9 +306,12 @@ def test_refused_credentials_or_unknown_project_end_the_watcher_with_a_clear_log
         domino.list_errors.append(error)
     else:
         domino.project_error = error
+    sleeps: list[float] = []
     with pytest.raises(type(error)):
-        drive(monkeypatch, domino, [None])
+        drive(monkeypatch, domino, [None], sleeps=sleeps)
     assert f"Domino job event watcher for acme/churn stops: {error}" in capfd.readouterr().out
+    # Airflow restarts a failed watcher at once: it holds first, so a wrong key is not a request a second.
+    assert sleeps == [job_events.FAILED_WATCHER_HOLD]
 
 
 def test_transient_errors_back_off_doubling_then_poll_again(monkeypatch):
