@@ -27,8 +27,8 @@ each watcher polls on its own.
 
 Errors: 401/403 (credentials), 404 (project) and a malformed parameter end the watcher with one clear
 error in the triggerer log, after :data:`FAILED_WATCHER_HOLD` seconds (the triggerer restarts a failed
-watcher at once, so this bounds the requests a wrong key causes); anything else (network, 5xx, 429, a garbled body) waits and tries again,
-doubling the wait up to :data:`MAX_BACKOFF` seconds.
+watcher at once, so this bounds the requests a wrong key causes). Anything else (network, 5xx, 429, a
+garbled body) waits and tries again, doubling the wait up to :data:`MAX_BACKOFF` seconds.
 """
 
 from __future__ import annotations
