@@ -342,51 +342,54 @@ def test_rate_limit_waits_at_least_retry_after_and_backoff_is_capped(monkeypatch
 
 
 def test_watchers_of_one_project_share_one_list_request_per_round(monkeypatch):
+    """Airflow 3.3's own shared-stream manager runs one poll for two watchers with different filters."""
+    shared_stream = pytest.importorskip("airflow.triggers.shared_stream")
     domino = FakeDomino(job(1), job(2))
     monkeypatch.setattr(job_events, "_make_hook", lambda conn_id: FakeHook(domino))
     tagged = DominoJobEventTrigger(project="acme/churn", tag="release", poll_interval=30)
     failed = DominoJobEventTrigger(project="acme/churn", statuses=["Failed"], poll_interval=30)
     assert tagged.shared_stream_key() == failed.shared_stream_key()
     assert DominoJobEventTrigger(project="acme/other").shared_stream_key() != tagged.shared_stream_key()
-    steps = [lambda: (domino.set(1, "Succeeded", tags=("release",)), domino.set(2, "Failed"))]
+    rounds = 0
 
     async def fake_sleep(delay: float) -> None:
-        if steps:
-            steps.pop(0)()
+        nonlocal rounds
+        rounds += 1
+        if rounds == 1:
+            domino.set(1, "Succeeded", tags=("release",))
+            domino.set(2, "Failed")
+        await asyncio.sleep(0.01)
 
     monkeypatch.setattr(job_events, "_sleep", fake_sleep)
 
     async def scenario() -> dict[str, list[str]]:
-        stream = DominoJobEventTrigger.open_shared_stream(tagged.serialize()[1])
-        queues: dict[str, asyncio.Queue] = {"tagged": asyncio.Queue(), "failed": asyncio.Queue()}
+        manager = shared_stream.SharedStreamManager()
+        key = tagged.shared_stream_key()
         fired: dict[str, list[str]] = {"tagged": [], "failed": []}
 
-        async def feed(name: str):  # what the triggerer's fan-out hands each subscriber
-            while (item := await queues[name].get()) is not None:
-                yield item
-
-        async def consume(name: str, trigger: DominoJobEventTrigger) -> None:
-            async for event in trigger.filter_shared_stream(feed(name)):
+        async def consume(trigger_id: int, name: str, trigger: DominoJobEventTrigger) -> None:
+            stream = manager.subscribe(trigger_id=trigger_id, trigger=trigger, key=key)
+            async for event in trigger.filter_shared_stream(stream):
                 fired[name].append(event.payload["job_id"])
 
         tasks = [
-            asyncio.create_task(consume("tagged", tagged)),
-            asyncio.create_task(consume("failed", failed)),
+            asyncio.create_task(consume(1, "tagged", tagged)),
+            asyncio.create_task(consume(2, "failed", failed)),
         ]
-        rounds = 0
-        async for snapshot in stream:
-            for queue in queues.values():
-                queue.put_nowait(snapshot)
-            rounds += 1
-            if rounds == 3:
-                break
-        for queue in queues.values():
-            queue.put_nowait(None)
-        await asyncio.gather(*tasks)
-        assert len(domino.list_calls) == rounds
+        async with asyncio.timeout(10):
+            while rounds < 5:
+                await asyncio.sleep(0.01)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await manager.unsubscribe(1, key)
+        await manager.unsubscribe(2, key)
+        # One list request per round for both watchers (a round is one page here).
+        assert len(domino.list_calls) in (rounds, rounds + 1)
         return fired
 
     assert asyncio.run(scenario()) == {"tagged": ["job-1"], "failed": ["job-2"]}
+    assert job_events._scan_floors == {}
 
 
 def test_cursor_keys_differ_per_filter_so_watchers_of_one_asset_do_not_collide():
