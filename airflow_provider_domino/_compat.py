@@ -114,3 +114,25 @@ def event_trigger_queue_supported() -> bool:
     from airflow.triggers.base import BaseEventTrigger
 
     return bool(getattr(BaseEventTrigger, "supports_triggerer_queue", False))
+
+
+@cache
+def triggerer_queues_supported() -> bool:
+    """A deferring task can name its trigger's triggerer queue: the Task SDK's ``DeferTask`` carries a
+    ``queue`` (Airflow 3.2+)."""
+    try:
+        from airflow.sdk.execution_time.comms import DeferTask
+    except ImportError:  # pragma: no cover - every supported Task SDK has it
+        return False
+    return "queue" in DeferTask.model_fields
+
+
+@cache
+def start_from_trigger_supported() -> bool:
+    """The scheduler sends a ``start_from_trigger`` task straight to the triggerer, which renders the
+    task's templates first: Airflow 3.3+. Airflow 3.0 to 3.2 keep the attribute but never act on it (the
+    task then runs on a worker and defers as usual); the same change gave ``BaseTrigger`` its own
+    ``render_template_fields``, which is what is checked."""
+    from airflow.triggers.base import BaseTrigger
+
+    return "render_template_fields" in vars(BaseTrigger)
