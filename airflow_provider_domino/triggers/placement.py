@@ -43,7 +43,7 @@ def check_trigger_queue(owner: str, trigger_queue: str | None) -> str | None:
     if not triggerer_queues_supported():
         _warn_once(
             "unsupported",
-            f"{owner}(trigger_queue={trigger_queue!r}) is ignored: triggerer queues need Airflow 3.2 or later",
+            f"{owner}(trigger_queue={trigger_queue!r}) is ignored: triggerer queues need Airflow 3.2+",
         )
     elif not conf.getboolean("triggerer", "queues_enabled", fallback=False):
         _warn_once(
