@@ -69,7 +69,7 @@ def test_the_queue_airflow_records_is_the_running_task_objects_queue(monkeypatch
     placement.route_trigger(task, "domino-net")
     defer = SimpleNamespace(trigger=Noop(), kwargs={}, timeout=None, method_name="execute_complete")
     ti = SimpleNamespace(task=task, dag_id="d", task_id="t", run_id="r")
-    msg, _ = task_runner._defer_task(defer, ti, SimpleNamespace(info=lambda *a, **k: None))
+    msg, _ = task_runner._defer_task(defer, ti, SimpleNamespace(info=lambda *a, **k: None))  # type: ignore[arg-type]
     assert getattr(msg, "queue", None) == "domino-net"
 
 
