@@ -191,9 +191,26 @@ def job_event_payload(job: Job, snapshot: Snapshot) -> dict[str, Any]:
         "tags": [tag.name for tag in job.tags],
         "output_commit_id": job.output_commit_id,
         "ended_at": job.ended_at,
-        "domino_stats": stats if isinstance(stats, dict) else None,
+        "domino_stats": _stats_dict(stats),
         "job_url": url,
     }
+
+
+def _stats_dict(stats: Any) -> dict[str, Any] | None:
+    """``dominoStats`` as ``{name: value}``: the published form is a list of ``{name, value}``; a mapping
+    (or a model's objects with ``name`` and ``value``) is read too. ``None`` when Domino sent none."""
+    if stats is None:
+        return None
+    if isinstance(stats, Mapping):
+        return {str(key): value for key, value in stats.items()}
+    out: dict[str, Any] = {}
+    if isinstance(stats, (list, tuple)):
+        for item in stats:
+            if isinstance(item, Mapping) and "name" in item:
+                out[str(item["name"])] = item.get("value")
+            elif hasattr(item, "name") and hasattr(item, "value"):
+                out[str(item.name)] = item.value
+    return out
 
 
 def _make_hook(domino_conn_id: str) -> Any:
@@ -333,13 +350,17 @@ class DominoJobEventTrigger(BaseEventTrigger):
 
     # --- what fires -----------------------------------------------------------------------------
 
-    def matches(self, job: Job) -> bool:
-        """The job is one this watcher fires for (it must also have ended after the watcher began)."""
+    def matches_listed(self, job: Job) -> bool:
+        """What the job list can tell: the status and the title (list items carry no tags)."""
         if job.status.value not in self.statuses:
             return False
-        if self.tag is not None and not any(tag.name == self.tag for tag in job.tags):
-            return False
         return self.title_prefix is None or (job.title or "").startswith(self.title_prefix)
+
+    def matches(self, job: Job) -> bool:
+        """The job (with its details, which carry its tags) is one this watcher fires for."""
+        if not self.matches_listed(job):
+            return False
+        return self.tag is None or any(tag.name == self.tag for tag in job.tags)
 
     @property
     def state_key(self) -> str:
@@ -514,11 +535,11 @@ class DominoJobEventTrigger(BaseEventTrigger):
         """
         from airflow_provider_domino.api.errors import DominoError, DominoNotFoundError
 
-        cursor, jobs = self._cursor.advance(snapshot, self.matches)
+        cursor, jobs = self._cursor.advance(snapshot, self.matches_listed)
         if cursor == self._cursor:
             return
         events = []
-        for job in jobs:
+        for job in jobs:  # their details: the tags (not in list items), the output commit, dominoStats
             detailed = snapshot.details.get(job.id)
             if detailed is None:
                 try:
@@ -529,7 +550,9 @@ class DominoJobEventTrigger(BaseEventTrigger):
                     self.log.warning("Reading Domino job %s failed (%s); next round tries again", job.id, err)
                     return
                 snapshot.details[job.id] = detailed
-            events.append(TriggerEvent(job_event_payload(_merged(job, detailed), snapshot)))
+            merged = _merged(job, detailed)
+            if self.matches(merged):
+                events.append(TriggerEvent(job_event_payload(merged, snapshot)))
         try:
             await self._save_cursor(cursor)
         except Exception as err:

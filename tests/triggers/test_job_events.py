@@ -45,6 +45,8 @@ class FakeDomino:
         self.list_errors: list[Exception] = []
         self.project_error: Exception | None = None
         self.list_calls: list[int] = []
+        self.details_errors: list[Exception] = []
+        self.details_calls: list[str] = []
 
     def set(self, number: int, status: str, **kwargs: Any) -> None:
         previous = self.jobs.get(f"job-{number}", {})
@@ -53,6 +55,7 @@ class FakeDomino:
         self.jobs[f"job-{number}"] = job(number, status, tags=tags, title=title) | kwargs
 
     def listed(self) -> list[dict]:
+        """The list's items: like the published ``JobV1``, without tags (only job details have them)."""
         out = []
         for item in sorted(self.jobs.values(), key=lambda j: -j["number"]):
             if item["id"] in self.unlisted:
@@ -97,6 +100,9 @@ class FakeHook:
         )
 
     async def aget_job(self, job_id: str) -> Job:
+        if self.domino.details_errors:
+            raise self.domino.details_errors.pop(0)
+        self.domino.details_calls.append(job_id)
         return Job.from_api(self.domino.jobs[job_id])
 
     async def aclose(self) -> None:
@@ -179,7 +185,12 @@ def test_the_event_names_the_job_its_output_commit_stats_and_link(monkeypatch):
     domino = FakeDomino(job(1))
 
     def ends() -> None:
-        domino.set(1, "Succeeded", commitDetails={"outputCommitId": "c0ffee"}, dominoStats={"auc": 0.91})
+        domino.set(
+            1,
+            "Succeeded",
+            commitDetails={"outputCommitId": "c0ffee"},
+            dominoStats=[{"name": "auc", "value": "0.91"}],
+        )
 
     events, _ = drive(monkeypatch, domino, [ends])
     assert events == [
@@ -193,7 +204,7 @@ def test_the_event_names_the_job_its_output_commit_stats_and_link(monkeypatch):
             "tags": [],
             "output_commit_id": "c0ffee",
             "ended_at": None,
-            "domino_stats": {"auc": 0.91},
+            "domino_stats": {"auc": "0.91"},
             "job_url": f"{UI}/jobs/acme/churn/job-1",
         }
     ]
@@ -218,6 +229,19 @@ def test_tag_title_and_status_filters(monkeypatch):
         "job-4",
     ]
     assert scenario() == ["job-2", "job-3", "job-5", "job-6"]
+
+
+def test_a_failed_details_read_fires_nothing_that_round_and_the_job_next_round(monkeypatch):
+    domino = FakeDomino(job(1), job(2))
+
+    def ends() -> None:
+        domino.set(1, "Succeeded", tags=("release",))
+        domino.set(2, "Failed", tags=("release",))  # not a status this watcher fires for: no details read
+        domino.details_errors.append(errors.DominoServerError("GET", "/api/jobs/beta/jobs/job-1", 503))
+
+    events, _ = drive(monkeypatch, domino, [ends, None, None], tag="release")
+    assert ids(events) == ["job-1"]
+    assert domino.details_calls == ["job-1"]
 
 
 def test_restart_with_stored_cursor_neither_repeats_nor_loses(monkeypatch):
