@@ -47,7 +47,7 @@ def test_a_job_tagged_in_domino_fires_once_with_its_output_commit(domino_conn, e
             more.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await more
-            await events.aclose()
+            await events.aclose()  # type: ignore[attr-defined]
             return fired, tagged.id, untagged.id
 
         fired, tagged_id, untagged_id = asyncio.run(scenario())
