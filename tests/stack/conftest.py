@@ -49,6 +49,7 @@ def stack() -> Iterator[Stack]:
         pytest.skip(str(exc))
     dag_files = [REPO / "example_dags" / name for name in EXAMPLE_DAGS]
     dag_files.append(HERE / "dags" / "stack_test_dags.py")
+    dag_files.append(HERE / "dags" / "stack_event_dags.py")
     projects = {
         "demo/churn": REPO / "example_dags" / "domino_project",
         "acme/churn": REPO / "tests" / "fixtures" / "projects" / "acme" / "churn",
