@@ -137,11 +137,15 @@ class EventCursor:
         """The cursor after ``snapshot``, and the jobs to fire (oldest first). Pure: ``self`` is unchanged.
 
         The first round only sets the baseline: every job that has already ended is handled, none fires.
-        A job counts once the list shows it finished; until then it holds the floor below it.
+        A job counts once the list shows it finished; until then it holds the floor below it. Jobs
+        without a number (the published API always sends one) are left out: they cannot be placed.
         """
-        jobs = snapshot.jobs
+        jobs = [job for job in snapshot.jobs if job.number is not None]
+        truncated = snapshot.covered_to
         if self.floor is None:
             floor = _active_floor(jobs, 1) - LAG_MARGIN
+            if truncated is not None:  # older jobs were not read: none of them may count as new later
+                floor = max(floor, truncated)
             done = {
                 job.id: _number(job, floor)
                 for job in jobs
@@ -158,8 +162,12 @@ class EventCursor:
             done[job.id] = number
             if matches(job):
                 fire.append(job)
-        if snapshot.covered_to is None or snapshot.covered_to <= floor:
+        if truncated is None or truncated <= floor:
             floor = max(floor, _active_floor(jobs, floor + LAG_MARGIN) - LAG_MARGIN)
+        else:
+            # The round stopped at MAX_LIST_PAGES above the floor: jobs below it are out of reach, and
+            # would make every later round read as far again. Give them up (logged by the caller).
+            floor = truncated
         return EventCursor(floor, {i: n for i, n in done.items() if n >= floor})._bounded(), fire
 
     def _bounded(self) -> EventCursor:
@@ -523,7 +531,7 @@ class DominoJobEventTrigger(BaseEventTrigger):
                 covered_to = None
                 break
             covered_to = lowest
-            if floor is not None and lowest is not None and lowest < floor:
+            if floor is not None and lowest is not None and lowest <= floor:
                 break
         return Snapshot(project_id, project_path, ui_url.rstrip("/"), tuple(jobs), covered_to)
 
@@ -538,6 +546,17 @@ class DominoJobEventTrigger(BaseEventTrigger):
         cursor, jobs = self._cursor.advance(snapshot, self.matches_listed)
         if cursor == self._cursor:
             return
+        if (
+            self._cursor.floor is not None
+            and snapshot.covered_to is not None
+            and cursor.floor == snapshot.covered_to
+        ):
+            self.log.warning(
+                "Domino jobs of %s below number %s are %d+ pages back and no longer watched",
+                self._project_label,
+                cursor.floor,
+                MAX_LIST_PAGES,
+            )
         events = []
         for job in jobs:  # their details: the tags (not in list items), the output commit, dominoStats
             detailed = snapshot.details.get(job.id)

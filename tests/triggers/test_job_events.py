@@ -311,6 +311,32 @@ def test_pages_down_to_a_long_running_job(monkeypatch):
     assert domino.list_calls == [0, 3, 6, 9] * 2 + [0]
 
 
+def test_a_baseline_that_could_not_read_the_whole_list_replays_nothing_it_did_not_read(monkeypatch):
+    monkeypatch.setattr(job_events, "LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr(job_events, "MAX_LIST_PAGES", 2)
+    # Jobs 1-6 ended long ago; 7 runs. The baseline reads 7..4 only; the next rounds read deeper.
+    domino = FakeDomino(*(job(n, "Succeeded") for n in range(1, 7)), job(7))
+    events, _ = drive(monkeypatch, domino, [None, lambda: domino.set(7, "Succeeded"), None])
+    assert ids(events) == ["job-7"]
+
+
+def test_jobs_beyond_the_page_bound_are_given_up_so_rounds_stay_short(monkeypatch, capfd):
+    monkeypatch.setattr(job_events, "LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr(job_events, "MAX_LIST_PAGES", 2)
+    monkeypatch.setattr(job_events, "LAG_MARGIN", 1)
+    domino = FakeDomino(job(1), job(2))
+
+    def many_new_jobs() -> None:
+        for n in range(3, 10):
+            domino.set(n, "Succeeded")
+
+    events, _ = drive(monkeypatch, domino, [many_new_jobs, None, lambda: domino.set(10, "Succeeded")])
+    # Round 2 reads 9..6 (two pages) and gives up job 1's neighbourhood; 10 still fires later.
+    assert ids(events) == ["job-6", "job-7", "job-8", "job-9", "job-10"]
+    assert "no longer watched" in capfd.readouterr().out
+    assert domino.list_calls[-1] == 0 and len(domino.list_calls) <= 2 + 2 + 2 + 2
+
+
 @pytest.mark.parametrize(
     ("error", "where"),
     [
