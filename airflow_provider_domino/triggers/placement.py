@@ -98,3 +98,47 @@ def known_before_run(value: Any) -> bool:
         and item.arg.value == "conf"
     )
     return uses == confs
+
+
+def sensor_start_args(sensor: Any) -> Any:
+    """The ``StartTriggerArgs`` that send a deferrable sensor straight to the triggerer, or ``None``.
+
+    ``None`` (the sensor runs on a worker first, as before) when the sensor is not deferrable, when it
+    names a ``trigger_queue`` (Airflow gives a trigger started this way no queue), when a value the
+    trigger needs comes from upstream code or other context (see :func:`known_before_run`), or when this
+    Airflow does not act on ``start_from_trigger`` (before 3.3). The trigger's arguments are the
+    trigger's own serialization, with templates left for the triggerer to render.
+    """
+    from airflow_provider_domino._compat import start_from_trigger_supported
+
+    if not getattr(sensor, "deferrable", False) or getattr(sensor, "trigger_queue", None):
+        return None
+    project_id = getattr(sensor, "project_id", None)
+    if not (known_before_run(sensor.job_id) and known_before_run(sensor.domino_conn_id)):
+        return None
+    if project_id is not None and not known_before_run(project_id):
+        return None
+    if not start_from_trigger_supported():
+        return None
+    from datetime import timedelta
+
+    from airflow.triggers.base import StartTriggerArgs
+
+    from airflow_provider_domino.triggers.domino import DominoJobTrigger
+
+    classpath, trigger_kwargs = DominoJobTrigger(
+        job_id=sensor.job_id,
+        domino_conn_id=sensor.domino_conn_id,
+        poll_interval=float(sensor.poke_interval),
+        fetch_logs=bool(sensor.fetch_logs),
+        project_id=project_id,
+        stop_on_timeout=False,  # a sensor never stops the job it watches
+    ).serialize()
+    timeout = float(sensor.timeout) if sensor.timeout else None
+    return StartTriggerArgs(
+        trigger_cls=classpath,
+        next_method="execute_complete",
+        trigger_kwargs=trigger_kwargs,
+        next_kwargs=None,
+        timeout=timedelta(seconds=timeout) if timeout else None,
+    )

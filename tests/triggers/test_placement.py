@@ -103,3 +103,63 @@ def test_feature_checks_match_this_airflow():
     assert _compat.triggerer_queues_supported()
     assert _compat.start_from_trigger_supported()
     assert not _compat.event_trigger_queue_supported()
+
+
+def _sensor(**overrides):
+    values = dict(
+        task_id="wait",
+        deferrable=True,
+        trigger_queue=None,
+        job_id="{{ dag_run.conf['job_id'] }}",
+        project_id=None,
+        domino_conn_id="domino_default",
+        poke_interval=7,
+        fetch_logs=True,
+        timeout=600,
+        template_fields=("job_id", "project_id", "domino_conn_id"),
+        template_ext=(),
+    )
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+def test_a_sensor_on_a_known_job_id_starts_in_the_triggerer_which_renders_its_template():
+    from datetime import timedelta
+
+    from airflow_provider_domino.triggers.domino import DominoJobTrigger
+
+    sensor = _sensor()
+    args = placement.sensor_start_args(sensor)
+    assert args.trigger_cls == "airflow_provider_domino.triggers.domino.DominoJobTrigger"
+    assert args.next_method == "execute_complete" and args.timeout == timedelta(seconds=600)
+    kwargs = args.trigger_kwargs
+    assert kwargs["job_id"] == "{{ dag_run.conf['job_id'] }}" and kwargs["stop_on_timeout"] is False
+    assert kwargs["poll_interval"] == 7.0 and kwargs["fetch_logs"] is True
+
+    # What Airflow 3.3's triggerer does with it: build the trigger from the kwargs, attach the task
+    # instance (which picks the template fields), render with the run's context.
+    sensor.start_trigger_args = args
+    trigger = DominoJobTrigger(**kwargs)
+    trigger.task_instance = SimpleNamespace(task=sensor, task_id="wait")  # type: ignore[assignment]
+    assert set(trigger.template_fields) == {"job_id", "project_id", "domino_conn_id"}
+    trigger.render_template_fields({"dag_run": SimpleNamespace(conf={"job_id": "job-42"}), "params": {}})  # type: ignore[arg-type]
+    assert trigger.job_id == "job-42"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"job_id": SimpleNamespace(resolve=None, iter_references=None)},  # start.output
+        {"job_id": "{{ ti.xcom_pull(task_ids='start') }}"},
+        {"project_id": "{{ ti.xcom_pull(task_ids='start')['projectId'] }}"},
+        {"deferrable": False},
+        {"trigger_queue": "domino-net"},  # a trigger started by the scheduler gets no queue
+    ],
+)
+def test_other_sensors_run_on_a_worker_first(overrides):
+    assert placement.sensor_start_args(_sensor(**overrides)) is None
+
+
+def test_before_airflow_3_3_no_sensor_starts_in_the_triggerer(monkeypatch):
+    monkeypatch.setattr(_compat, "start_from_trigger_supported", lambda: False)
+    assert placement.sensor_start_args(_sensor(job_id="literal-job")) is None
