@@ -104,3 +104,29 @@ def test_a_job_that_ends_while_the_triggerer_is_killed_fires_once_after_restart(
     assert len(fired[job_id]) == 1, f"{job_id} fired {len(fired[job_id])} times"
     # The restarted watcher resumed from its stored cursor: nothing fired before fires again.
     assert all(len(fired[earlier_job]) == 1 for earlier_job in earlier), fired
+
+
+def test_a_sensor_on_a_job_id_from_conf_never_takes_a_worker_before_deferring(one_triggerer: Stack) -> None:
+    """start_from_trigger: the task instance is deferred without ever being queued to the executor.
+
+    How we know: a task that runs on a worker first is queued (``queued_when`` set), picked up by a
+    worker (``hostname``, ``pid``) and only then defers. Here, while it is deferred, the task instance
+    has never been queued and no worker has claimed it; only the resume after the trigger fired runs
+    on a worker.
+    """
+    from tests.stack.dags.stack_event_dags import SENSOR_DAG_ID
+
+    stack = one_triggerer
+    job_id = _start_job(stack, "python print_lines.py 10 0.5", None)
+    stack.api.wait_for_dag(SENSOR_DAG_ID)
+    stack.api.unpause(SENSOR_DAG_ID)
+    run_id = stack.api.trigger(SENSOR_DAG_ID, conf={"job_id": job_id})
+    ti = stack.api.wait_for_task_state(SENSOR_DAG_ID, run_id, "wait_for_job", {"deferred"}, timeout=120)
+    assert stack.emulator.get_job(job_id)["status"] == "Running", "deferred only after the job ended"
+    assert not ti.get("queued_when"), f"the sensor was queued to a worker before deferring: {ti}"
+    assert not ti.get("hostname") and not ti.get("pid"), f"a worker ran the sensor before deferring: {ti}"
+
+    run = stack.api.wait_for_run(SENSOR_DAG_ID, run_id, timeout=180)
+    assert run["state"] == "success", run
+    ti = stack.api.task_instance(SENSOR_DAG_ID, run_id, "wait_for_job")
+    assert ti["state"] == "success" and ti["try_number"] == 1, ti
