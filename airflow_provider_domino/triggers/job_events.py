@@ -385,10 +385,27 @@ class DominoJobEventTrigger(BaseEventTrigger):
         store = getattr(self, "asset_state_store", None)
         if store is None:
             return []
+        # Airflow's accessors answer get/set directly only for exactly one asset, and have no public way
+        # to iterate several; their per-asset accessors are the only way to reach each.
         per_asset = [*getattr(store, "_by_name", {}).values(), *getattr(store, "_by_uri", {}).values()]
         return per_asset or [store]
 
     async def _load_cursor(self) -> EventCursor:
+        """The stored cursor; while the store cannot be read, wait and ask again (starting over instead
+        would skip the jobs that ended while no triggerer ran)."""
+        failures = 0
+        while True:
+            try:
+                return await self._read_cursor()
+            except Exception as err:
+                failures += 1
+                delay = backoff_delay(self.poll_interval, failures)
+                self.log.warning(
+                    "Reading the Domino job event cursor failed (%s); again in %.0f s", err, delay
+                )
+                await _sleep(delay)
+
+    async def _read_cursor(self) -> EventCursor:
         for accessor in self._state_accessors():
             stored = await accessor.aget(self.state_key)
             if stored is not None:

@@ -115,8 +115,12 @@ class FakeStore:
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.fail_writes = 0
+        self.fail_reads = 0
 
     async def aget(self, key: str, default: Any = None) -> Any:
+        if self.fail_reads:
+            self.fail_reads -= 1
+            raise ConnectionError("api-server unreachable")
         return self.values.get(key, default)
 
     async def aset(self, key: str, value: Any) -> None:
@@ -256,6 +260,17 @@ def test_restart_with_stored_cursor_neither_repeats_nor_loses(monkeypatch):
     assert ids(second) == ["job-3", "job-4"]
     third, _ = drive(monkeypatch, domino, [None], store=store)
     assert third == []
+
+
+def test_a_restart_that_cannot_read_its_cursor_waits_instead_of_starting_over(monkeypatch):
+    store = FakeStore()
+    domino = FakeDomino(job(1), job(2))
+    drive(monkeypatch, domino, [None], store=store)
+    domino.set(1, "Succeeded")  # ends while no triggerer runs
+    store.fail_reads = 2
+    events, sleeps = drive(monkeypatch, domino, [None, None, None], store=store, poll_interval=10)
+    assert ids(events) == ["job-1"]
+    assert sleeps[0] == pytest.approx(10, rel=0.11) and sleeps[1] == pytest.approx(20, rel=0.11)
 
 
 def test_without_a_state_store_a_restart_starts_over_without_repeating(monkeypatch):
