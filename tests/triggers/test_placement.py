@@ -133,7 +133,7 @@ def test_a_sensor_on_a_known_job_id_starts_in_the_triggerer_which_renders_its_te
     assert args.trigger_cls == "airflow_provider_domino.triggers.domino.DominoJobTrigger"
     assert args.next_method == "execute_complete" and args.timeout == timedelta(seconds=600)
     kwargs = args.trigger_kwargs
-    assert kwargs["job_id"] == "{{ dag_run.conf['job_id'] }}" and kwargs["stop_on_timeout"] is False
+    assert kwargs["job_id"] == "{{ dag_run.conf['job_id'] }}"
     assert kwargs["poll_interval"] == 7.0 and kwargs["fetch_logs"] is True
 
     # What Airflow 3.3's triggerer does with it: build the trigger from the kwargs, attach the task
