@@ -6,6 +6,7 @@ each parse.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+#: The one place the version is written: pyproject.toml reads it (``[tool.setuptools.dynamic]``).
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]

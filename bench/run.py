@@ -1,327 +1,729 @@
-"""Run the round-2 benchmark suite side by side and write ``bench/RESULTS.md`` (raw figures: ``results.json``).
+"""Run the bench and write ``bench/results.json`` and ``bench/RESULTS.md`` (how each figure is made: README.md).
 
-    .venv/bin/python bench/run.py            # the whole suite, 22-30 minutes on 2 cores (make bench)
-    .venv/bin/python bench/run.py --quick    # the same suite, smaller: a smoke run
-    .venv/bin/python bench/run.py --b --missed   # only some parts; the others keep their saved figures
-    .venv/bin/python bench/run.py --render bench/results.json   # re-render RESULTS.md, run nothing
+    .venv/bin/python bench/run.py                  # everything, 3 runs each (make bench)
+    .venv/bin/python bench/run.py --quick          # a smoke run: small sizes, 1 run, written to a temp dir
+    .venv/bin/python bench/run.py --parts per_job --runs 1 --sizes 20 --job-seconds 10
 
-Parts: A-http and A-https (300 triggers, the async client against the peers), B (1,000 triggers over 10
-projects: coalescing, logs, a 1,000,000-line job), C (detection latency), D (JSON log tail), E (missed
-transitions, a fault run) and the DAG parse cost. Each part's figures are saved with its own date,
-commit and machine load, and a partial run merges into the saved ``results.json``, so ``RESULTS.md``
-always shows everything measured so far. See ``bench/README.md``.
+Parts: ``per_job`` (ours vs Databricks' trigger, 50 and 300 triggers, http and https), ``coalesced``
+(1,000 triggers over 10 projects, logs on), ``big_log`` (a 1,000,000-line job among 999 triggers),
+``unfavourable`` (5 watched jobs in a project with 2,000 active jobs).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import inspect
 import json
 import os
-import shlex
+import platform
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import detection_latency
-import log_tail
-import missed_transitions
-import parse_cost
-import report
-import requests_per_job
-import triggerer_scale
-from common import BENCH_DIR, WorkDir, machine_info, provider_revision
+from servers import API_KEY, BACKGROUND_TIER, DatabricksStub, Emulator
+from stats import spread
+from tls import TlsFiles, make_certificates
 
-#: Every peer and our client, 300 triggers in one loop (part A, over http and over https).
-A_VARIANTS = ["coalesced", "ours", "ours_httpx", "databricks", "dbt_cloud", "python_domino", "threads"]
-B_VARIANTS = [
-    "coalesced",
-    "coalesced_logs",
-    "ours_logs",
-    "coalesced_logs_big",
-    # The same without the provider's one-time freeze of the triggerer's start-up heap: what it buys.
-    "coalesced_logs_no_freeze",
-    "coalesced_logs_big_no_freeze",
-]
+BENCH = Path(__file__).resolve().parent
 
-#: The parts of the suite, in running order; ``requests`` (requests per job, adaptive vs fixed polling)
-#: runs only when asked for (``--requests``): it is not one of round 2's targets.
-SUITE = ("a_http", "a_https", "b", "latency", "logs", "missed", "parse")
-OPTIONAL = ("requests",)
-SCALE_PARTS = ("a_http", "a_https", "b")
-
-FULL: dict[str, dict[str, Any]] = {
-    "a_http": {"triggers": 300, "projects": 1, "job_seconds": 40.0, "poll": 2.0, "variants": A_VARIANTS},
-    "a_https": {
-        "triggers": 300,
-        "projects": 1,
-        "job_seconds": 40.0,
-        "poll": 2.0,
-        "variants": A_VARIANTS,
-        "tls": True,
-    },
-    "b": {"triggers": 1000, "projects": 10, "job_seconds": 40.0, "poll": 2.0, "variants": B_VARIANTS},
-    "latency": {"jobs": 100, "poll": 2.0, "min_seconds": 1.0, "max_seconds": 10.0},
-    "logs": {"bursts": 100, "pause": 0.25, "poll": 2.0},
-    "missed": {
-        "triggers": 200,
-        "projects": 2,
-        "page_size": 20,
-        "page_delay": 0.2,
-        "list_lag": 6.0,
-        "min_seconds": 1.0,
-        "max_seconds": 30.0,
-        "poll": 2.0,
-    },
-    "parse": {"repetitions": 20, "dag_repetitions": 5},
-    "requests": {"scale": 20.0, "short_jobs": 5},
+PARTS = ("per_job", "coalesced", "big_log", "unfavourable")
+FULL: dict[str, Any] = {
+    "runs": 3,
+    "poll": 2.0,
+    "per_job": {"sizes": [50, 300], "schemes": ["http", "https"], "job_seconds": 16.0},
+    "coalesced": {"triggers": 1000, "projects": 10, "job_seconds": 30.0},
+    "big_log": {"triggers": 1000, "projects": 10, "job_seconds": 30.0, "lines": 1_000_000},
+    "unfavourable": {"watched": 5, "active": 2000, "job_seconds": 20.0},
 }
-QUICK: dict[str, dict[str, Any]] = {
-    "a_http": {**FULL["a_http"], "triggers": 50, "job_seconds": 6.0},
-    "a_https": {**FULL["a_https"], "triggers": 50, "job_seconds": 6.0},
-    # Jobs long enough for a steady state (every job still running) after the start-up burst.
-    "b": {**FULL["b"], "triggers": 100, "projects": 4, "job_seconds": 16.0},
-    "latency": {"jobs": 20, "poll": 2.0, "min_seconds": 1.0, "max_seconds": 5.0},
-    "logs": {"bursts": 10, "pause": 0.25, "poll": 2.0},
-    "missed": {**FULL["missed"], "triggers": 40, "page_size": 5, "list_lag": 3.0, "max_seconds": 8.0},
-    "parse": {"repetitions": 3, "dag_repetitions": 1},
-    "requests": {"scale": 60.0, "short_jobs": 1},
+QUICK: dict[str, Any] = {
+    "runs": 1,
+    "poll": 2.0,
+    "per_job": {"sizes": [20], "schemes": ["http", "https"], "job_seconds": 10.0},
+    "coalesced": {"triggers": 20, "projects": 2, "job_seconds": 10.0},
+    "big_log": {"triggers": 20, "projects": 2, "job_seconds": 10.0, "lines": 20_000},
+    "unfavourable": {"watched": 5, "active": 100, "job_seconds": 10.0},
 }
+#: The 1,000,000-line job: the lines in 100 bursts spread over the job's time.
+BIG_LOG_WRITER = """import sys, time
+lines, seconds = int(sys.argv[1]), float(sys.argv[2])
+per_burst = lines // 100
+for burst in range(100):
+    first = burst * per_burst
+    sys.stdout.write("".join(f"line {n:07d} of a long log\\n" for n in range(first, first + per_burst)))
+    sys.stdout.flush()
+    time.sleep(seconds / 100)
+"""
 
 
-def estimate_seconds(part: str, settings: dict[str, Any]) -> float:
-    """A rough wall time for one part on 2 cores (measured on the development machine), for the plan."""
-    if part in SCALE_PARTS:
-        # Start the jobs and wait for them, run them, tear the emulator down; one fresh emulator each.
-        per_variant = settings["job_seconds"] + 5 + 0.025 * settings["triggers"]
-        # Logging 1,000,000 lines at INFO takes about a minute of CPU beyond the jobs' own time.
-        big = 60 if "coalesced_logs_big" in settings["variants"] else 0
-        return per_variant * len(settings["variants"]) + big
-    if part == "latency":
-        return settings["max_seconds"] + 10
-    if part == "logs":
-        return len(log_tail.VARIANTS) * (settings["bursts"] * settings["pause"] + 8)
-    if part == "missed":
-        return settings["max_seconds"] + settings["list_lag"] + 5
-    if part == "parse":
-        return 3 * settings["repetitions"] + 4 * settings["dag_repetitions"] + 5
-    if part == "requests":
-        return 600 / settings["scale"] + 40 * settings["short_jobs"]
-    return 60.0
+def writing_job(seconds: float) -> str:
+    """A job that prints four lines over its run (a shell, not Python: 1,000 of them start at once)."""
+    third = seconds / 3
+    return f"echo started; sleep {third:g}; echo one third; sleep {third:g}; echo two thirds; sleep {third:g}; echo done"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def estimate_seconds(settings: dict[str, Any], parts: list[str]) -> float:
+    """Wall time on 2 cores, calibrated on the development machine: a run lasts its jobs' time plus about 3 s
+    (the jobs start while the worker starts up), plus 0.025 s per job started; the 1,000,000-line job's
+    trigger needs about 70 s to log every line. https adds the certificate check (~16 s)."""
+    runs, per_job, estimate = settings["runs"], settings["per_job"], {}
+    per_run = sum(2 * (per_job["job_seconds"] + 3) + 0.01 * size for size in per_job["sizes"])
+    estimate["per_job"] = sum(3 + 16 * (scheme == "https") + runs * per_run for scheme in per_job["schemes"])
+    for part in ("coalesced", "big_log"):
+        figures = settings[part]
+        longest = max(figures["job_seconds"], figures.get("lines", 0) / 15_000)
+        estimate[part] = runs * (longest + 5 + 0.025 * figures["triggers"])
+    unfavourable = settings["unfavourable"]
+    estimate["unfavourable"] = 3 + 0.002 * unfavourable["active"] + runs * (unfavourable["job_seconds"] + 3)
+    return sum(estimate[part] for part in parts)
+
+
+# ------------------------------------------------------------------------------------------- running
+
+
+class Bench:
+    """Runs workers against servers and keeps every run's figures."""
+
+    def __init__(self, settings: dict[str, Any], work: Path, log: Any) -> None:
+        self.settings, self.work, self.log = settings, work, log
+        self.poll: float = settings["poll"]
+        self.results: dict[str, Any] = {}
+        self._count = 0
+
+    def env(self, connection: tuple[str, dict[str, Any]], ca: Path | None) -> dict[str, str]:
+        """The worker's environment: a private Airflow home, Airflow's default log level (INFO), the
+        connection by environment variable and, over https, the throwaway CA as the only one trusted."""
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("DOMINO_", "AIRFLOW"))}
+        env.pop("SSL_CERT_DIR", None)
+        if ca is not None:
+            env.update(SSL_CERT_FILE=str(ca), REQUESTS_CA_BUNDLE=str(ca))
+        env.update(
+            AIRFLOW_HOME=str(self.work / "airflow"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        env[f"AIRFLOW_CONN_{connection[0].upper()}"] = json.dumps(connection[1])
+        return env
+
+    def worker(self, config: dict[str, Any], env: dict[str, str], timeout: float) -> dict[str, Any]:
+        """Run ``worker.py`` with ``config`` and return its figures (its output goes to a log file)."""
+        self._count += 1
+        name = f"worker{self._count}"
+        out, log_path = self.work / f"{name}.json", self.work / f"{name}.log"
+        config_path = self.work / f"{name}.config.json"
+        config_path.write_text(json.dumps({**config, "poll": self.poll, "out": str(out)}))
+        with open(log_path, "wb") as log:
+            code = subprocess.run(
+                [sys.executable, str(BENCH / "worker.py"), str(config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                timeout=timeout + 120,
+                check=False,
+            ).returncode
+        if code != 0 or not out.exists():
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{name} failed with exit code {code}:\n{tail}")
+        result: dict[str, Any] = json.loads(out.read_text())
+        if result.get("failures") or result.get("unfinished"):
+            self.log(f"    {name}: {result.get('unfinished')} unfinished, failures {result.get('failures')}")
+        if config.get("tls_check"):  # what the client said about the certificate, if it logged it
+            said = log_path.read_text(errors="replace")
+            result["certificate_error_logged"] = bool(
+                re.search("certificate verify failed|CertificateError", said)
+            )
+        log_path.unlink()  # a million logged lines are 30 MB
+        return result
+
+    def figures(self, result: dict[str, Any], counts: dict[str, int], polls: int) -> dict[str, Any]:
+        """One run's figures, from the worker's result and the server's request counts."""
+        requests = sum(counts.values())
+        status = counts.get("get_job", 0) + counts.get("list_jobs", 0) + counts.get("runs_get", 0)
+        intervals = sum(result["event_seconds"]) / self.poll  # each trigger's watched time, in intervals
+        keep = ("wall_s", "cpu_s", "events", "unfinished")
+        lags = {key: value for key, value in result.items() if key.startswith(("lag_", "steady_"))}
+        return {
+            **{key: result[key] for key in keep},
+            **lags,
+            "requests": counts,
+            "polls": polls,
+            "watched_s": sum(result["event_seconds"]) / len(result["event_seconds"])
+            if result["event_seconds"]
+            else float("nan"),
+            "cpu_ms_per_poll": 1000 * result["cpu_s"] / polls if polls else float("nan"),
+            "cpu_ms_per_request": 1000 * result["cpu_s"] / requests if requests else float("nan"),
+            "cpu_ms_per_trigger_interval": 1000 * result["cpu_s"] / intervals if intervals else float("nan"),
+            "polls_per_trigger_interval": polls / intervals if intervals else float("nan"),
+            "requests_per_trigger_interval": requests / intervals if intervals else float("nan"),
+            "status_requests_per_trigger_interval": status / intervals if intervals else float("nan"),
+            "log_requests_per_trigger_interval": counts.get("get_job_logs", 0) / intervals
+            if intervals
+            else float("nan"),
+        }
+
+    def measure(self, key: str, one_run: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+        """``one_run(*args, **kwargs)``'s figures kept under ``key``; a run that fails is reported, and the
+        others go on."""
+        try:
+            figures = one_run(*args, **kwargs)
+        except Exception as err:
+            self.log(f"    {key}: FAILED: {err}")
+            self.results.setdefault("failed", []).append({"figure": key, "error": str(err)[-500:]})
+            return
+        self.results.setdefault(key, []).append(figures)
+        self.log(
+            f"    {key}: CPU {figures['cpu_s']:.2f} s, {figures['cpu_ms_per_poll']:.3f} ms/poll, "
+            f"{figures['requests_per_trigger_interval']:.3f} req/trigger/interval, lag p99 "
+            f"{figures['lag_p99_ms']:.0f} ms max {figures['lag_max_ms']:.0f} ms, events {figures['events']}"
+        )
+
+    def measure_part(self, part: str, run_part: Callable[..., None]) -> None:
+        """A part whose servers fail to start is reported; the other parts go on."""
+        try:
+            run_part()
+        except Exception as err:
+            self.log(f"  {part}: FAILED: {err}")
+            self.results.setdefault("failed", []).append({"figure": part, "error": str(err)[-500:]})
+
+    # -- runs against the emulator ------------------------------------------------------------------
+
+    def run_domino(
+        self,
+        emulator: Emulator,
+        tls: TlsFiles | None,
+        commands: list[str],
+        projects: list[str],
+        warmup: str,
+        *,
+        coalesced: bool,
+        fetch_logs: bool,
+        timeout: float,
+    ) -> dict[str, Any]:
+        ids = emulator.start_jobs(commands, projects)
+        emulator.wait_for(ids, {"Running"})
+        emulator.clear_requests()
+        config = {
+            "client": "domino",
+            "ids": ids,
+            "projects": projects if coalesced else None,
+            "fetch_logs": fetch_logs,
+            "warmup_id": warmup,
+            "timeout": timeout,
+        }
+        connection = ("domino_default", {"conn_type": "domino", "host": emulator.url, "password": API_KEY})
+        result = self.worker(config, self.env(connection, tls.ca if tls else None), timeout)
+        counts = emulator.count_requests(ids, since=result["start_epoch"])
+        return self.figures(result, counts, polls=counts.get("get_job", 0))
+
+    def warmup_job(self, emulator: Emulator) -> str:
+        job = emulator.start_jobs(["true"], [emulator.project_ids[0]])[0]
+        emulator.wait_for([job], {"Succeeded"})
+        return job
+
+    # -- part 1 -------------------------------------------------------------------------------------
+
+    def per_job(self) -> None:
+        """Ours (no project id: each trigger polls its own job) against Databricks' trigger, alternating."""
+        part = self.settings["per_job"]
+        seconds = part["job_seconds"]
+        for scheme in part["schemes"]:
+            tls = make_certificates(self.work / "tls") if scheme == "https" else None
+            with Emulator(self.work / f"emulator-{scheme}", tls=tls) as emulator, DatabricksStub(tls) as stub:
+                warmup = self.warmup_job(emulator)
+                databricks_warmup = stub.start_runs(1, 0)[0]
+                if tls is not None:
+                    self.tls_check(emulator, stub, warmup)
+                for run in range(self.settings["runs"]):
+                    for size in part["sizes"]:
+                        self.log(f"  per job, {scheme}, {size} triggers, run {run + 1}")
+                        commands = [f"sleep {seconds:g}"] * size
+                        self.measure(
+                            f"per_job/{scheme}/{size}/ours",
+                            self.run_domino,
+                            emulator,
+                            tls,
+                            commands,
+                            [emulator.project_ids[0]] * size,
+                            warmup,
+                            coalesced=False,
+                            fetch_logs=False,
+                            timeout=seconds + 60,
+                        )
+                        self.measure(
+                            f"per_job/{scheme}/{size}/databricks",
+                            self.run_databricks,
+                            stub,
+                            tls,
+                            size,
+                            seconds,
+                            databricks_warmup,
+                        )
+
+    def run_databricks(
+        self, stub: DatabricksStub, tls: TlsFiles | None, size: int, seconds: float, warmup: str
+    ) -> dict[str, Any]:
+        ids = stub.start_runs(size, seconds)
+        config = {
+            "client": "databricks",
+            "ids": ids,
+            "projects": None,
+            "fetch_logs": False,
+            "warmup_id": warmup,
+            "timeout": seconds + 60,
+        }
+        env = self.env(("databricks_default", stub.connection()), tls.ca if tls else None)
+        result = self.worker(config, env, seconds + 60)
+        counts = stub.count_requests(ids, since=result["start_epoch"])
+        return self.figures(result, counts, polls=counts["runs_get"])
+
+    def tls_check(self, emulator: Emulator, stub: DatabricksStub, warmup: str) -> None:
+        """Verification is on: each client, trusting only an unrelated CA, must get no answer at all."""
+        stranger = make_certificates(self.work / "tls-stranger", ca_name="a CA nobody uses").ca
+        domino = ("domino_default", {"conn_type": "domino", "host": emulator.url, "password": API_KEY})
+        checks = {}
+        for client, connection, ids, count in (
+            ("ours", domino, [warmup], emulator.count_requests),
+            (
+                "databricks",
+                ("databricks_default", stub.connection()),
+                stub.start_runs(1, 60),
+                stub.count_requests,
+            ),
+        ):
+            config = {
+                "client": "domino" if client == "ours" else "databricks",
+                "ids": ids,
+                "fetch_logs": False,
+                "tls_check": True,
+            }
+            result = self.worker({**config, "timeout": 6.0}, self.env(connection, stranger), 6.0)
+            answered = sum(count(ids, since=result["start_epoch"]).values())
+            checks[client] = {
+                "outcome": result["outcome"],
+                "answered": answered,
+                "certificate_error_logged": result["certificate_error_logged"],
+            }
+            self.log(f"  https check, {client} trusting an unrelated CA: {checks[client]}")
+        self.results["tls_check"] = checks
+
+    # -- parts 2 and 3 ------------------------------------------------------------------------------
+
+    def coalesced(self) -> None:
+        self.many_triggers("coalesced")
+
+    def big_log(self) -> None:
+        self.many_triggers("big_log")
+
+    def many_triggers(self, part_name: str) -> None:
+        """Coalesced triggers over several projects, logs on; in ``big_log`` job 0 writes a long log."""
+        part = self.settings[part_name]
+        seconds, count = part["job_seconds"], part["triggers"]
+        files = {"biglog.py": BIG_LOG_WRITER}
+        with Emulator(
+            self.work / f"emulator-{part_name}", projects=part["projects"], files=files
+        ) as emulator:
+            warmup = self.warmup_job(emulator)
+            projects = [emulator.project_ids[i % part["projects"]] for i in range(count)]
+            commands = [writing_job(seconds)] * count
+            if part_name == "big_log":
+                commands[0] = f"{sys.executable} biglog.py {part['lines']} {seconds * 2 / 3:g}"
+            for run in range(self.settings["runs"]):
+                self.log(f"  {part_name}, {count} triggers over {part['projects']} projects, run {run + 1}")
+                self.measure(
+                    part_name,
+                    self.run_domino,
+                    emulator,
+                    None,
+                    commands,
+                    projects,
+                    warmup,
+                    coalesced=True,
+                    fetch_logs=True,
+                    timeout=seconds + 300,
+                )
+
+    # -- part 4 -------------------------------------------------------------------------------------
+
+    def unfavourable(self) -> None:
+        """A few watched jobs in a project full of other active jobs (queued behind a 5-job tier limit)."""
+        part = self.settings["unfavourable"]
+        seconds, watched = part["job_seconds"], part["watched"]
+        with Emulator(self.work / "emulator-unfavourable", concurrency=watched) as emulator:
+            warmup = self.warmup_job(emulator)
+            project = emulator.project_ids[0]
+            background = part["active"] - watched
+            self.log(f"  unfavourable: starting {background} background jobs")
+            emulator.start_jobs(
+                [f"sleep {10 * seconds:g}"] * background, [project] * background, BACKGROUND_TIER
+            )
+            for run in range(self.settings["runs"]):
+                self.log(f"  unfavourable, {watched} watched among {part['active']} active, run {run + 1}")
+                self.measure(
+                    "unfavourable",
+                    self.run_domino,
+                    emulator,
+                    None,
+                    [f"sleep {seconds:g}"] * watched,
+                    [project] * watched,
+                    warmup,
+                    coalesced=True,
+                    fetch_logs=False,
+                    timeout=seconds + 60,
+                )
+
+
+# ------------------------------------------------------------------------------------------ the report
+
+
+def cell(values: list[float], digits: int = 2) -> str:
+    """``median [min-max]`` of one figure over the runs."""
+    figure = spread(values)
+    if not figure["runs"]:
+        return "n/a"
+    if figure["runs"] == 1:
+        return f"{figure['median']:.{digits}f}"
+    return f"{figure['median']:.{digits}f} [{figure['min']:.{digits}f}-{figure['max']:.{digits}f}]"
+
+
+def column(runs: list[dict[str, Any]], key: str) -> list[float]:
+    return [float(run[key]) for run in runs]
+
+
+def targets(results: dict[str, Any], settings: dict[str, Any]) -> list[tuple[str, str, str, bool, str]]:
+    """(figure, target, measured, met on the median, runs that met it) for each target with figures."""
+    rows = []
+    part = settings["per_job"]
+    for scheme in part["schemes"]:
+        for size in part["sizes"]:
+            ours = results.get(f"per_job/{scheme}/{size}/ours")
+            theirs = results.get(f"per_job/{scheme}/{size}/databricks")
+            if not ours or not theirs:
+                continue
+            mine, peer = column(ours, "cpu_ms_per_poll"), column(theirs, "cpu_ms_per_poll")
+            each = sum(a <= b for a, b in zip(mine, peer, strict=False))
+            rows.append(
+                (
+                    f"CPU ms per poll, per job, {size} triggers, {scheme}",
+                    f"≤ Databricks' ({cell(peer, 3)})",
+                    cell(mine, 3),
+                    spread(mine)["median"] <= spread(peer)["median"],
+                    f"{each}/{len(mine)} (run by run)",
+                )
+            )
+    big = settings["big_log"]
+    for key, title in (
+        ("coalesced", f"{settings['coalesced']['triggers']:,} triggers, logs on"),
+        ("big_log", f"a {big['lines']:,}-line job + {big['triggers'] - 1:,} triggers"),
+    ):
+        runs = results.get(key)
+        if not runs:
+            continue
+        for figure, limit in (("lag_p99_ms", 50), ("lag_max_ms", 100)):
+            values = column(runs, figure)
+            name = "p99" if "p99" in figure else "max"
+            rows.append(
+                (
+                    f"loop lag {name}, wall clock, whole run: {title}",
+                    f"< {limit} ms",
+                    cell(values, 0) + " ms",
+                    spread(values)["median"] < limit,
+                    f"{sum(value < limit for value in values)}/{len(values)}",
+                )
+            )
+    for key, watched in (("unfavourable", settings["unfavourable"]["watched"]), ("coalesced", None)):
+        runs = results.get(key)
+        if not runs:
+            continue
+        watched = watched or settings["coalesced"]["triggers"]
+        values = [watched * value for value in column(runs, "status_requests_per_trigger_interval")]
+        what = f"{watched} watched jobs" + (
+            f" in a project with {settings['unfavourable']['active']:,} active jobs"
+            if key == "unfavourable"
+            else ""
+        )
+        rows.append(
+            (
+                f"status requests per interval, coalesced: {what}",
+                f"≤ per-job polling's {watched:,}",
+                cell(values, 1),
+                spread(values)["median"] <= watched,
+                f"{sum(value <= watched for value in values)}/{len(values)}",
+            )
+        )
+    return rows
+
+
+def render(data: dict[str, Any]) -> str:
+    meta, results, settings = data["meta"], data["results"], data["settings"]
+    runs, poll = settings["runs"], settings["poll"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{meta['command']}` in one run: provider at **{meta['commit']}**, {meta['date']}, "
+        f"{meta['minutes']:.1f} min. Machine: {meta['machine']}; load average before {meta['load_before']}, "
+        f"after {meta['load_after']}. Versions: {meta['versions']}.",
+        "",
+        f"Every figure is the median of {runs} run(s), [min-max] beside it. Poll interval {poll:g} s. "
+        "How each figure is made: [README.md](README.md).",
+        "",
+        "## Targets",
+        "",
+        "| figure | target | measured | met (median) | runs that met it |",
+        "|---|---|---|---|---|",
+    ]
+    for figure, target, measured, met, each in targets(results, settings):
+        lines.append(f"| {figure} | {target} | {measured} | {'**met**' if met else '**missed**'} | {each} |")
+
+    part = settings["per_job"]
+    if any(key.startswith("per_job/") for key in results):
+        lines += per_job_section(results, part)
+    for key, title in (
+        ("coalesced", "2. Coalesced: {triggers:,} triggers over {projects} projects, logs on"),
+        ("big_log", "3. A {lines:,}-line job's log tailed next to {others:,} other triggers"),
+    ):
+        if results.get(key):
+            lines += many_triggers_section(results[key], settings[key], key, title)
+    if results.get("unfavourable") or results.get("coalesced"):
+        lines += requests_section(results, settings)
+    if results.get("failed"):
+        lines += ["", "## Runs that failed", ""]
+        lines += [
+            f"- {failure['figure']}: `{failure['error'].splitlines()[-1]}`" for failure in results["failed"]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def per_job_section(results: dict[str, Any], part: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## 1. Per-job polling: ours vs Databricks' `DatabricksExecutionTrigger`",
+        "",
+        f"Triggers without a project id (each polls its own job's route), jobs of {part['job_seconds']:g} s, "
+        "logs off. Each table's scheme holds for every row in it. A poll is one request on this path; CPU is the "
+        "worker process's, over the whole run.",
+    ]
+    for scheme in part["schemes"]:
+        lines += [
+            "",
+            f"### over {scheme}",
+            "",
+            "| triggers | client | CPU ms / poll | CPU ms / request | ours / Databricks (CPU per poll) "
+            "| polls / trigger / interval | watched s / trigger | CPU s | lag p99 / max (ms) | events |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for size in part["sizes"]:
+            peer = results.get(f"per_job/{scheme}/{size}/databricks", [])
+            for client in ("ours", "databricks"):
+                rows = results.get(f"per_job/{scheme}/{size}/{client}", [])
+                if not rows:
+                    continue
+                ratio = "-"
+                if client == "ours" and peer:
+                    ratio = f"{spread(column(rows, 'cpu_ms_per_poll'))['median'] / spread(column(peer, 'cpu_ms_per_poll'))['median']:.2f}"
+                lines.append(
+                    f"| {size} | {'ours' if client == 'ours' else 'Databricks'} "
+                    f"| {cell(column(rows, 'cpu_ms_per_poll'), 3)} | {cell(column(rows, 'cpu_ms_per_request'), 3)} "
+                    f"| {ratio} | {cell(column(rows, 'polls_per_trigger_interval'))} "
+                    f"| {cell(column(rows, 'watched_s'), 1)} | {cell(column(rows, 'cpu_s'))} "
+                    f"| {cell(column(rows, 'lag_p99_ms'), 0)} / {cell(column(rows, 'lag_max_ms'), 0)} "
+                    f"| {events(rows)} |"
+                )
+    if "tls_check" in results:
+        checks = "; ".join(
+            f"{client}: {check['answered']} requests answered, {check['outcome']}, "
+            f"certificate error logged: {'yes' if check['certificate_error_logged'] else 'no'}"
+            for client, check in results["tls_check"].items()
+        )
+        lines += ["", f"https check (each client trusting an unrelated CA instead): {checks}."]
+    return lines
+
+
+def many_triggers_section(
+    rows: list[dict[str, Any]], figures: dict[str, Any], key: str, title: str
+) -> list[str]:
+    return [
+        "",
+        "## " + title.format(**figures, others=figures["triggers"] - 1),
+        "",
+        f"Triggers with their project id (coalesced status), logs on, jobs of {figures['job_seconds']:g} s "
+        "printing four lines"
+        + (", but one printing the long log" if key == "big_log" else "")
+        + "; every streamed line logged at INFO. Steady state: from 2 intervals after the start to the first event.",
+        "",
+        "| figure | whole run | steady state |",
+        "|---|---|---|",
+        f"| loop lag p99 (ms, wall clock) | {cell(column(rows, 'lag_p99_ms'), 0)} | {cell(column(rows, 'steady_lag_p99_ms'), 0)} |",
+        f"| loop lag max (ms, wall clock) | {cell(column(rows, 'lag_max_ms'), 0)} | {cell(column(rows, 'steady_lag_max_ms'), 0)} |",
+        f"| requests / trigger / interval, all | {cell(column(rows, 'requests_per_trigger_interval'), 3)} | |",
+        f"| status requests / trigger / interval | {cell(column(rows, 'status_requests_per_trigger_interval'), 3)} | |",
+        f"| log requests / trigger / interval | {cell(column(rows, 'log_requests_per_trigger_interval'), 3)} | |",
+        f"| CPU ms / trigger / interval | {cell(column(rows, 'cpu_ms_per_trigger_interval'), 3)} | |",
+        f"| CPU ms / request | {cell(column(rows, 'cpu_ms_per_request'), 3)} | |",
+        f"| CPU s, wall s | {cell(column(rows, 'cpu_s'), 1)}, {cell(column(rows, 'wall_s'), 1)} | |",
+        f"| events | {events(rows)} | |",
+    ]
+
+
+def requests_section(results: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    lines = ["", "## 4. Requests: coalesced status polling vs per-job polling", ""]
+    lines += [
+        "Status requests (list pages and job routes) per poll interval for all watched jobs together: "
+        "requests / trigger / interval times the watched jobs. Per-job polling sends one request per watched "
+        "job per interval.",
+        "",
+        "| workload | coalesced: status requests / interval | per-job polling | list pages | job-route reads |",
+        "|---|---|---|---|---|",
+    ]
+    for key, what in (
+        ("unfavourable", "{watched} watched jobs in a project with {active:,} active jobs, logs off"),
+        ("coalesced", "{triggers:,} watched jobs over {projects} projects, logs on (part 2)"),
+    ):
+        rows = results.get(key)
+        if not rows:
+            continue
+        watched = settings[key].get("watched") or settings[key]["triggers"]
+        per_interval = [watched * value for value in column(rows, "status_requests_per_trigger_interval")]
+        lists = [float(run["requests"].get("list_jobs", 0)) for run in rows]
+        jobs = [float(run["requests"].get("get_job", 0)) for run in rows]
+        lines.append(
+            f"| {what.format(**settings[key])} | {cell(per_interval, 2)} | {watched:,} | {cell(lists, 0)} | {cell(jobs, 0)} |"
+        )
+    return lines
+
+
+def events(rows: list[dict[str, Any]]) -> str:
+    """The events of the runs, added up, and any trigger that never fired."""
+    total: dict[str, int] = {}
+    for run in rows:
+        for status, count in run["events"].items():
+            total[status] = total.get(status, 0) + count
+        if run["unfinished"]:
+            total["unfinished"] = total.get("unfinished", 0) + run["unfinished"]
+    return ", ".join(f"{status} {count}" for status, count in sorted(total.items()))
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def describe_machine() -> str:
+    cpu = platform.processor() or "unknown cpu"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}"
+
+
+def versions() -> str:
+    names = ("apache-airflow", "apache-airflow-providers-databricks", "aiohttp", "uvicorn", "fastapi")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return f"python {platform.python_version()}, " + ", ".join(found)
+
+
+def commit() -> str:
+    """The commit measured, and whether the provider's or the bench's files differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=BENCH.parent).stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "airflow_provider_domino", "emulator", "bench/*.py")
+    return git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if changed else "")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="the same suite, smaller (a smoke run)")
-    for flag, text in (
-        ("a-http", "A-http: 300 triggers, one project, the client against the peers"),
-        ("a-https", "A-https: the same over TLS"),
-        ("b", "B: 1,000 triggers over 10 projects (coalescing, logs, a 1,000,000-line job)"),
-        ("scale", "A-http, A-https and B"),
-        ("latency", "C: detection latency"),
-        ("logs", "D: the JSON log tail"),
-        ("missed", "E: missed transitions (fault run)"),
-        ("parse", "the DAG parse cost"),
-        ("requests", "requests per job, adaptive vs fixed polling (not in the default suite)"),
-    ):
-        parser.add_argument(f"--{flag}", action="store_true", help=f"run {text}")
-    parser.add_argument("--triggers", type=int, help="triggers (and jobs) for the chosen scale parts")
-    parser.add_argument("--projects", type=int, help="projects the chosen scale parts spread their jobs over")
-    parser.add_argument(
-        "--scale-variants",
-        help="comma-separated triggerer-scale variants for the chosen scale parts (default: each part's own; "
-        "see triggerer_scale.VARIANTS)",
-    )
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md", help="the Markdown report")
-    parser.add_argument("--keep-temp", action="store_true", help="keep work directories (worker logs)")
-    parser.add_argument(
-        "--render",
-        type=Path,
-        metavar="RESULTS_JSON",
-        help="run nothing: re-render --output from saved figures",
-    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 run (a smoke run)")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    parser.add_argument("--runs", type=int, help="runs of each figure (default 3; --quick 1)")
+    parser.add_argument("--sizes", help="per_job: comma-separated trigger counts (default 50,300)")
+    parser.add_argument("--schemes", help="per_job: http, https or both (default http,https)")
+    parser.add_argument("--triggers", type=int, help="coalesced and big_log: triggers (default 1000)")
+    parser.add_argument("--lines", type=int, help="big_log: lines of the long log (default 1000000)")
+    parser.add_argument("--job-seconds", type=float, help="every part: how long each watched job runs")
+    parser.add_argument("--output", type=Path, help="directory for RESULTS.md and results.json")
+    parser.add_argument("--keep-temp", action="store_true", help="keep the work directory (worker configs)")
     return parser.parse_args(argv)
 
 
-def chosen_parts(args: argparse.Namespace) -> list[str]:
-    """The parts the flags ask for, in suite order; none asked for means the whole suite."""
-    wanted = {part for part in (*SUITE, *OPTIONAL) if getattr(args, part)}
-    if args.scale:
-        wanted.update(SCALE_PARTS)
-    return [part for part in (*SUITE, *OPTIONAL) if part in wanted] or list(SUITE)
-
-
-def part_settings(args: argparse.Namespace, parts: list[str]) -> dict[str, dict[str, Any]]:
-    """Each chosen part's settings, with the command line's overrides for the scale parts."""
-    base = QUICK if args.quick else FULL
-    settings = {part: copy.deepcopy(base[part]) for part in parts}
-    for part in parts:
-        if part not in SCALE_PARTS:
-            continue
-        if args.triggers:
-            settings[part]["triggers"] = args.triggers
-        if args.projects:
-            settings[part]["projects"] = args.projects
-        if args.scale_variants:
-            settings[part]["variants"] = [
-                name.strip() for name in args.scale_variants.split(",") if name.strip()
-            ]
+def chosen_settings(args: argparse.Namespace) -> dict[str, Any]:
+    settings = json.loads(json.dumps(QUICK if args.quick else FULL))
+    if args.runs:
+        settings["runs"] = args.runs
+    if args.sizes:
+        settings["per_job"]["sizes"] = [int(size) for size in args.sizes.split(",")]
+    if args.schemes:
+        settings["per_job"]["schemes"] = args.schemes.split(",")
+    if args.triggers:
+        settings["coalesced"]["triggers"] = settings["big_log"]["triggers"] = args.triggers
+    if args.lines:
+        settings["big_log"]["lines"] = args.lines
+    if args.job_seconds:
+        for part in PARTS:
+            settings[part]["job_seconds"] = args.job_seconds
     return settings
-
-
-def load_saved(path: Path) -> dict[str, Any]:
-    """The saved round-2 figures, or an empty record (a missing file or the text era's format)."""
-    if path.exists():
-        saved = json.loads(path.read_text())
-        if "parts" in saved:
-            return dict(saved)
-    return {"meta": {}, "parts": {}}
-
-
-def unavailable_reason(name: str, tls: bool) -> str | None:
-    """Why a triggerer-scale variant cannot run in this checkout, or None if it can."""
-    if tls and "tls" not in inspect.signature(triggerer_scale.run).parameters:
-        return "not available: triggerer_scale.run has no tls parameter in this checkout"
-    try:
-        triggerer_scale.variant_config(name)
-    except ValueError:
-        return f"not available: triggerer_scale has no variant {name!r} in this checkout"
-    return None
-
-
-def run_scale_part(settings: dict[str, Any], work: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    """One scale part, a variant at a time, so one variant that cannot run does not stop the others."""
-    from airflow_provider_domino.hooks import transport
-
-    tls = bool(settings.get("tls"))
-    params = {key: value for key, value in settings.items() if key != "variants"}
-    variants: dict[str, Any] = {}
-    for name in settings["variants"]:
-        reason = unavailable_reason(name, tls)
-        if reason:
-            log(f"  {name}: {reason}")
-            variants[name] = {"not_available": reason}
-            continue
-        kwargs: dict[str, Any] = {
-            "triggers": settings["triggers"],
-            "job_seconds": settings["job_seconds"],
-            "poll": settings["poll"],
-            "projects": settings["projects"],
-        }
-        if tls:
-            kwargs["tls"] = True
-        try:
-            figures = triggerer_scale.run(**kwargs, work_dir=work, variants=[name], log=log)[name]
-        except Exception as err:  # a peer's package missing, a stub that would not start...
-            log(f"  {name}: failed: {err!r}"[:2000])
-            variants[name] = {"not_available": f"failed: {last_line(err)}"}
-            continue
-        figures["raw"].pop("trigger_seconds", None)  # thousands of numbers; the summaries keep what matters
-        variants[name] = figures
-    return {
-        "params": {**params, "pool_size": getattr(transport, "ASYNC_POOL_SIZE", 16)},
-        "variants": variants,
-    }
-
-
-def last_line(err: BaseException) -> str:
-    """The line of an error that says what went wrong (a worker's error ends with its traceback's last line)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return (lines[-1] if lines else repr(err))[:300]
-
-
-def run_part(part: str, settings: dict[str, Any], work: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    """Run one part with its own module and method; returns its figures."""
-    if part in SCALE_PARTS:
-        return run_scale_part(settings, work, log)
-    if part == "latency":
-        return detection_latency.run(**settings, work_dir=work, log=log)
-    if part == "logs":
-        return log_tail.run(**settings, work_dir=work, variants=list(log_tail.VARIANTS), log=log)
-    if part == "missed":
-        return missed_transitions.run(**settings, work_dir=work, log=log)
-    if part == "parse":
-        return parse_cost.run(**settings, work_dir=work, log=log)
-    if part == "requests":
-        return requests_per_job.run(**settings, work_dir=work, log=log)
-    raise ValueError(f"unknown part {part!r}")
-
-
-def _load() -> str:
-    return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    raw_path = args.output.with_name("results.json")
-    if args.render:
-        saved = load_saved(args.render)
-        args.output.write_text(report.render(saved))
-        print(f"rendered {args.output} from {args.render}")
-        return 0
-    parts = chosen_parts(args)
-    settings = part_settings(args, parts)
+    settings = chosen_settings(args)
+    parts = [part for part in args.parts.split(",") if part]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown parts {sorted(unknown)}; known: {', '.join(PARTS)}")
+    output = args.output or (Path(tempfile.gettempdir()) / "domino-bench-quick" if args.quick else BENCH)
+    output.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 
     def log(message: str) -> None:
-        print(f"[{time.monotonic() - started:6.0f} s] {message}", flush=True)
+        print(f"[{time.monotonic() - started:5.0f} s] {message}", flush=True)
 
-    estimates = {part: estimate_seconds(part, settings[part]) for part in parts}
     log(
-        f"parts: {', '.join(parts)}{' (quick)' if args.quick else ''}; estimated run time "
-        f"{sum(estimates.values()) / 60:.0f} min ("
-        + ", ".join(
-            f"{report.PART_TITLES.get(part, part)} ~{seconds / 60:.1f}" for part, seconds in estimates.items()
-        )
-        + ")"
+        f"parts {', '.join(parts)}, {settings['runs']} run(s) each; estimated {estimate_seconds(settings, parts) / 60:.1f} min"
     )
-    results = load_saved(raw_path)
-    command = shlex.join([".venv/bin/python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])])
-    provider = provider_revision()
-    results["meta"].update(machine=machine_info(), last_command=command)
-    failed = 0
-    for part in parts:
-        part_started = time.monotonic()
-        meta = {
+    load_before = " ".join(f"{load:.2f}" for load in os.getloadavg())
+    work = Path(tempfile.mkdtemp(prefix="domino-bench-"))
+    bench = Bench(settings, work, log)
+    try:
+        for part in parts:
+            log(f"{part}: load {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+            bench.measure_part(part, getattr(bench, part))
+    finally:
+        if not args.keep_temp:
+            shutil.rmtree(work, ignore_errors=True)
+    data = {
+        "meta": {
+            "command": "bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "commit": commit(),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": command,
-            "quick": args.quick,
-            "provider": provider,
-            "load_before": _load(),
-            "settings": settings[part],
-        }
-        log(f"{report.PART_TITLES.get(part, part)}: load {meta['load_before']}")
-        try:
-            with WorkDir(part, args.keep_temp) as work:
-                figures = run_part(part, settings[part], work, log)
-        except Exception as err:  # keep the part's saved figures, say that this attempt failed
-            failed += 1
-            log(f"{part} failed: {err!r}"[:3000])
-            results.setdefault("failed", {})[part] = {"date": meta["date"], "error": str(err)[:500]}
-            continue
-        meta["load_after"] = _load()
-        meta["elapsed_seconds"] = time.monotonic() - part_started
-        results["parts"][part] = {"meta": meta, "figures": figures}
-        results.get("failed", {}).pop(part, None)
-        # Saved after every part: a run cut short keeps what it measured.
-        raw_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
-        args.output.write_text(report.render(results))
-    raw_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    args.output.write_text(report.render(results))
-    log(f"wrote {args.output} and {raw_path.name} ({(time.monotonic() - started) / 60:.1f} min)")
-    missed = results["parts"].get("missed", {}).get("figures", {})
-    if "missed" in parts and missed and not missed.get("ok", True):
-        log("E: TRANSITIONS WERE MISSED (see RESULTS.md)")
-        return 1
-    return 1 if failed else 0
+            "minutes": (time.monotonic() - started) / 60,
+            "machine": describe_machine(),
+            "load_before": load_before,
+            "load_after": " ".join(f"{load:.2f}" for load in os.getloadavg()),
+            "versions": versions(),
+        },
+        "settings": {**settings, "parts": parts},
+        "results": bench.results,
+    }
+    (output / "results.json").write_text(json.dumps(data, indent=1) + "\n")
+    (output / "RESULTS.md").write_text(render(data))
+    log(f"wrote {output / 'RESULTS.md'} and results.json ({data['meta']['minutes']:.1f} min)")
+    return 0
 
 
 if __name__ == "__main__":

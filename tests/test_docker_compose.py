@@ -198,8 +198,8 @@ def test_health_checks_and_start_order(services, emulator_service, init_service)
 
 
 def test_test_button_auth_manager_and_login_match_the_readme(services, init_service) -> None:
-    """The Test button is on; the auth manager is named; the login the README gives is the one created."""
-    readme = (REPO / "README.md").read_text()
+    """The Test button is on; the auth manager is named; the login the docs give is the one created."""
+    readme = (REPO / "docs" / "deployment.md").read_text()
     _, init = init_service
     init_env = _env(init)
     username, password = init_env["_AIRFLOW_WWW_USER_USERNAME"], init_env["_AIRFLOW_WWW_USER_PASSWORD"]
@@ -217,7 +217,7 @@ def test_test_button_auth_manager_and_login_match_the_readme(services, init_serv
         )
     assert "SimpleAuthManager" in readme
     assert f"user `{username}`, password `{password}`" in readme, (
-        "README login differs from the compose default"
+        "docs/deployment.md's login differs from the compose default"
     )
 
 

@@ -61,7 +61,7 @@ class DominoJobSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer instead of a worker slot. On Airflow 3.3+, when ``job_id`` is
         known before the run starts (a literal, or a template over ``params`` or ``dag_run.conf``), the
         task starts in the triggerer and takes no worker slot until the job ended
-        (``start_from_trigger``; see ``docs/triggerer.md``).
+        (``start_from_trigger``; see ``docs/start-from-trigger.md``).
     :param trigger_queue: the triggerer queue for the wait (Airflow 3.2+ with
         ``[triggerer] queues_enabled``; otherwise ignored with one warning).
     """
