@@ -24,15 +24,26 @@ demo: $(STAMP)
 
 # docker-compose.yml's deployment as local processes (PostgreSQL, emulator, api-server, scheduler,
 # dag-processor, triggerer); prints the UI address and login; Ctrl-C stops everything.
-stack: $(STAMP)
-	$(PY) scripts/stack.py $(STACK_ARGS)
+# `make stack EXECUTOR=celery`: the CeleryExecutor, with Redis and two Celery workers.
+EXECUTOR ?= local
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CELERY_STAMP := $(VENV)/.installed-celery
+stack: $(STAMP) $(if $(filter celery,$(EXECUTOR)),$(CELERY_STAMP))
+	$(PY) scripts/stack.py --executor $(EXECUTOR) $(STACK_ARGS)
 
-# Every test on the real Airflow services (`make test` runs only the short part of tests/stack).
-stack-test: $(STAMP)
-	DOMINO_STACK_TESTS=all $(PY) -m pytest tests/stack $(PYTEST_ARGS)
+# The CeleryExecutor's parts: Debian's redis-server (apt, like PostgreSQL) and the `celery` extra.
+$(CELERY_STAMP): $(STAMP)
+	command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+	$(PY) -m pip install -q -e ".[celery]"
+	touch $(CELERY_STAMP)
+
+# Every test on the real Airflow services (`make test` runs only the short part of tests/stack), on the
+# LocalExecutor and then on the CeleryExecutor.
+stack-test: $(STAMP) $(CELERY_STAMP)
+	DOMINO_STACK_TESTS=all DOMINO_STACK_EXECUTOR=local $(PY) -m pytest tests/stack $(PYTEST_ARGS)
+	DOMINO_STACK_TESTS=all DOMINO_STACK_EXECUTOR=celery $(PY) -m pytest tests/stack $(PYTEST_ARGS)
 
 # Debian's chromium + chromium-driver (apt) and selenium, then the browser tests against the stack.
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ui-test: $(STAMP)
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }

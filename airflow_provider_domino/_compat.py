@@ -101,3 +101,38 @@ async def xcom_aget_one(key: str, **target: Any) -> Any:
     if not isinstance(answer, XComResult):
         raise TypeError(f"expected an XComResult, got {type(answer).__name__}")
     return XCom.deserialize_value(answer) if answer.value is not None else None
+
+
+@cache
+def event_trigger_queue_supported() -> bool:
+    """An asset watcher's trigger can be sent to a triggerer queue.
+
+    Airflow 3.2 added triggerer queues, but only for triggers of deferred tasks: ``BaseEventTrigger`` says
+    ``supports_triggerer_queue = False`` (3.2, 3.3) and the rows of asset watchers carry no queue. Before
+    3.2 the attribute does not exist and nothing has a queue.
+    """
+    from airflow.triggers.base import BaseEventTrigger
+
+    return bool(getattr(BaseEventTrigger, "supports_triggerer_queue", False))
+
+
+@cache
+def triggerer_queues_supported() -> bool:
+    """A deferring task can name its trigger's triggerer queue: the Task SDK's ``DeferTask`` carries a
+    ``queue`` (Airflow 3.2+)."""
+    try:
+        from airflow.sdk.execution_time.comms import DeferTask
+    except ImportError:  # pragma: no cover - every supported Task SDK has it
+        return False
+    return "queue" in DeferTask.model_fields
+
+
+@cache
+def start_from_trigger_supported() -> bool:
+    """The scheduler sends a ``start_from_trigger`` task straight to the triggerer, which renders the
+    task's templates first: Airflow 3.3+. Airflow 3.0 to 3.2 keep the attribute but never act on it (the
+    task then runs on a worker and defers as usual); the same change gave ``BaseTrigger`` its own
+    ``render_template_fields``, which is what is checked."""
+    from airflow.triggers.base import BaseTrigger
+
+    return "render_template_fields" in vars(BaseTrigger)

@@ -103,7 +103,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Domino Data Lab",
-                "python-modules": ["airflow_provider_domino.triggers.domino"],
+                "python-modules": [
+                    "airflow_provider_domino.triggers.domino",
+                    "airflow_provider_domino.triggers.job_events",
+                ],
             }
         ],
         "extra-links": ["airflow_provider_domino.links.domino.DominoJobLink"],

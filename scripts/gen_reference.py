@@ -42,6 +42,8 @@ XCOM_KEYS: dict[str, str] = {
     "return_value": "The job id (`DominoStartJobOperator`, `@task.domino`); the final job details "
     "(`DominoJobSensor`).",
     "job_id": "The job id, pushed right after the start, before waiting (operator, `@task.domino`).",
+    "project_id": "The job's project id, pushed right after the start (operator, `@task.domino`): a "
+    "`DominoJobSensor(job_id=start.output)` downstream reads it to name the job's project.",
     "job_url": "The job's page in the Domino UI, pushed right after the start (operator, "
     '`@task.domino`, sensor); the "Domino Job" extra link reads it. Pushed even with '
     "`do_xcom_push=False`.",
@@ -77,6 +79,7 @@ CLASSES: tuple[tuple[str, str, str], ...] = (
     ("@task.domino", "airflow_provider_domino.decorators.domino", "DominoDecoratedOperator"),
     ("DominoJobSensor", "airflow_provider_domino.sensors.domino", "DominoJobSensor"),
     ("DominoJobTrigger", "airflow_provider_domino.triggers.domino", "DominoJobTrigger"),
+    ("DominoJobEventTrigger", "airflow_provider_domino.triggers.job_events", "DominoJobEventTrigger"),
 )
 HOOK = ("airflow_provider_domino.hooks.domino", "DominoHook")
 

@@ -28,7 +28,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack_harness import Stack, StackError, port_is_free
+from stack_harness import EXECUTORS, Stack, StackError, port_is_free
 
 
 class _Stop(Exception):
@@ -50,13 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="UI/API port (a free one if taken)")
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs, database)")
     parser.add_argument("--exit-when-ready", action="store_true", help="stop right after start-up (a check)")
+    parser.add_argument(
+        "--executor",
+        choices=sorted(EXECUTORS),
+        default="local",
+        help="local: LocalExecutor; celery: CeleryExecutor with Redis and two Celery workers",
+    )
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     work_dir = Path(tempfile.mkdtemp(prefix="domino-stack-"))
     port = args.port if port_is_free(args.port) else 0
-    stack = Stack(work_dir, api_port=port, log=say)
+    stack = Stack(work_dir, api_port=port, executor=args.executor, log=say)
     begun = time.monotonic()
     code = 0
     try:

@@ -7,7 +7,8 @@
   a container is rewritten: service host names become ``127.0.0.1`` and a free port, container paths
   become directories of the run, and every server binds loopback.
 * :class:`PostgresServer` runs the machine's PostgreSQL binaries (``initdb``/``postgres``) on a free
-  loopback port in a throwaway data directory.
+  loopback port in a throwaway data directory; with the CeleryExecutor, :class:`RedisServer` runs the
+  machine's ``redis-server`` (the broker) the same way.
 * :class:`ServiceProcess` is one long-running process in its own session: start, signal, stop
   (SIGTERM, then SIGKILL of its whole process group), so nothing outlives the stack.
 * :class:`AirflowApi` talks to the api-server's REST API with a token from the auth manager.
@@ -44,6 +45,10 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 #: AIRFLOW_HOME inside the official image; container paths below it map to the run's Airflow home.
 IMAGE_AIRFLOW_HOME = "/opt/airflow"
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: ``executor`` names of :class:`Stack` -> the value docker-compose.yml's ``AIRFLOW_EXECUTOR`` takes.
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+#: Celery workers of a CeleryExecutor stack: two, so a task's tries and resumes land on different hosts.
+CELERY_WORKERS = 2
 _SUBSTITUTION = re.compile(r"\$\{(?P<name>\w+)(?P<op>:?-)?(?P<default>[^}]*)\}")
 
 
@@ -138,6 +143,10 @@ class ComposeFile:
         return self.find(lambda _, s: str(s.get("image", "")).startswith("postgres:"), "PostgreSQL")
 
     @property
+    def redis_service(self) -> str:
+        return self.find(lambda _, s: str(s.get("image", "")).startswith("redis:"), "Redis")
+
+    @property
     def emulator_service(self) -> str:
         return self.find(lambda _, s: "domino-emulator" in (s.get("entrypoint") or []), "domino-emulator")
 
@@ -154,7 +163,7 @@ class ComposeFile:
             return int(words[words.index("--port") + 1])
         for published in self.services[service].get("ports", []):
             return int(str(published).rsplit(":", 1)[1])
-        return {"postgres": 5432}.get(service, 8080)
+        return {"postgres": 5432, "redis": 6379}.get(service, 8080)
 
     def published_ports(self, service: str) -> list[int]:
         return [int(str(item).split(":")[-2]) for item in self.services[service].get("ports", [])]
@@ -424,6 +433,58 @@ class PostgresServer:
             self.service.stop(timeout=20, sig=signal.SIGINT)  # "fast" shutdown: disconnect and exit
 
 
+def require_redis() -> None:
+    """Raise :class:`StackError`, saying how to install it, when ``redis-server`` is missing."""
+    if shutil.which("redis-server") is None:
+        raise StackError(
+            "The CeleryExecutor stack needs Redis's `redis-server` (Debian/Ubuntu: "
+            "`sudo apt-get install redis-server`; macOS: `brew install redis`)."
+        )
+
+
+class RedisServer:
+    """A private ``redis-server`` (the Celery broker) on a free loopback port, keeping nothing on disk."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.port = free_port()
+        self.service: ServiceProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30.0) -> RedisServer:
+        require_redis()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(shutil.which("redis-server")),
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.work_dir),
+        ]  # fmt: skip
+        self.service = ServiceProcess(
+            "redis", argv, os.environ, self.work_dir / "redis.log", self.work_dir
+        ).start()
+        wait_until(self._pong, timeout, f"redis-server on 127.0.0.1:{self.port}", 0.1)
+        return self
+
+    def _pong(self) -> bool:
+        assert self.service is not None
+        if not self.service.running():
+            raise StackError(f"redis-server exited:\n{self.service.output()}")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop(timeout=10)
+            self.service = None
+
+
 def _make_traversable(path: Path) -> None:
     """Let another user reach ``path`` (x on each parent; mkdtemp makes directories 0700)."""
     for parent in [path, *path.parents]:
@@ -606,18 +667,25 @@ class Stack:
         dags_folder: Path | None = None,
         projects: Mapping[str, Path] | None = None,
         env_overrides: Mapping[str, str] | None = None,
+        executor: str = "local",
         log: Callable[[str], None] = lambda message: None,
     ) -> None:
+        if executor not in EXECUTORS:
+            raise StackError(f"executor {executor!r} is not one of {sorted(EXECUTORS)}")
         self.work_dir = work_dir
-        self.compose = compose or ComposeFile()
+        self.executor = executor
+        # docker-compose.yml picks the executor from AIRFLOW_EXECUTOR, as `docker compose` would.
+        self.compose = compose or ComposeFile(environ={**os.environ, "AIRFLOW_EXECUTOR": EXECUTORS[executor]})
         self.log = log
         self.airflow_home = work_dir / "airflow"
         self.api_port = api_port or free_port()
         self.env_overrides = dict(env_overrides or {})
         self.postgres: PostgresServer | None = None
+        self.redis: RedisServer | None = None
         self.emulator: Any = None  # EmulatorProcess
         self.services: dict[str, ServiceProcess] = {}
         self.triggerers: list[ServiceProcess] = []
+        self.workers: list[ServiceProcess] = []
         self.started_in: dict[str, float] = {}
 
         compose_ = self.compose
@@ -649,10 +717,14 @@ class Stack:
     def start(self) -> Stack:
         try:
             self._start_postgres()
+            if self.executor == "celery":
+                self._start_redis()
             self._start_emulator()
             self._prepare_airflow()
             for component in AIRFLOW_COMPONENTS:
                 self.start_component(component)
+            for _ in range(CELERY_WORKERS if self.executor == "celery" else 0):
+                self.start_component("celery")
             self.wait_until_ready()
         except BaseException:
             self.stop()
@@ -673,6 +745,11 @@ class Stack:
             database=env.get("POSTGRES_DB", "airflow"),
         ).start()
         self._timed(f"PostgreSQL 127.0.0.1:{self.postgres.port}", begun)
+
+    def _start_redis(self) -> None:
+        begun = time.monotonic()
+        self.redis = RedisServer(self.work_dir / "redis").start()
+        self._timed(f"Redis 127.0.0.1:{self.redis.port}", begun)
 
     def _start_emulator(self) -> None:
         from domino_emulator.harness import EmulatorProcess
@@ -707,15 +784,14 @@ class Stack:
         """The component's compose environment, localized, plus loopback ports for its servers."""
         service = self.compose.airflow_service(component)
         assert self.postgres is not None and self.emulator is not None
-        localize = Localizer(
-            self.compose,
-            {
-                self.compose.postgres_service: f"//127.0.0.1:{self.postgres.port}",
-                self.compose.emulator_service: self.emulator.url,
-                self.api_service: self.ui_url,
-            },
-            {IMAGE_AIRFLOW_HOME: self.airflow_home},
-        )
+        local_urls = {
+            self.compose.postgres_service: f"//127.0.0.1:{self.postgres.port}",
+            self.compose.emulator_service: self.emulator.url,
+            self.api_service: self.ui_url,
+        }
+        if self.redis is not None:
+            local_urls[self.compose.redis_service] = self.redis.url
+        localize = Localizer(self.compose, local_urls, {IMAGE_AIRFLOW_HOME: self.airflow_home})
         env = {
             key: value
             for key, value in os.environ.items()
@@ -764,12 +840,16 @@ class Stack:
         argv = [sys.executable, "-m", "airflow", *words]
         if component == "api-server":  # the container listens on all its interfaces; we stay on loopback
             argv += ["--host", "127.0.0.1", "--port", str(self.api_port)]
+        if component == "celery":  # each worker its own Celery node name (containers differ by host name)
+            argv += ["--celery-hostname", f"worker{len(self.workers) + 1}@%h"]
         return argv
 
     def start_component(self, component: str) -> ServiceProcess:
-        """Start one more process of ``component`` (a second triggerer, a restarted one...)."""
-        count = len(self.triggerers) if component == "triggerer" else 0
+        """Start one more process of ``component`` (another triggerer, a restarted one, a Celery worker)."""
+        count = {"triggerer": len(self.triggerers), "celery": len(self.workers)}.get(component, 0)
         name = component if count == 0 else f"{component}-{count + 1}"
+        if component == "celery":
+            name = f"celery-worker-{count + 1}"
         process = ServiceProcess(
             name,
             self.component_argv(component),
@@ -779,6 +859,8 @@ class Stack:
         ).start()
         if component == "triggerer":
             self.triggerers.append(process)
+        if component == "celery":
+            self.workers.append(process)
         self.services[name] = process
         return process
 
@@ -796,6 +878,8 @@ class Stack:
             )
 
         wait_until(ready, timeout, "Airflow components healthy (api-server /api/v2/monitor/health)", 0.5)
+        for worker in self.workers:  # a Celery worker says "<node> ready." once it consumes its queue
+            wait_until(_logged(worker, " ready."), timeout, f"{worker.name} ready", 0.5)
         self.api.login()
         self._timed("Airflow api-server, scheduler, dag-processor, triggerer", begun)
 
@@ -844,6 +928,11 @@ class Stack:
             self.emulator.stop()
             took["emulator"] = time.monotonic() - begun
             self.emulator = None
+        if self.redis is not None:
+            begun = time.monotonic()
+            self.redis.stop()
+            took["redis"] = time.monotonic() - begun
+            self.redis = None
         if self.postgres is not None:
             begun = time.monotonic()
             self.postgres.stop()
@@ -864,6 +953,7 @@ def stack_in_temp_dir(
     dag_files: Iterable[Path],
     *,
     projects: Mapping[str, Path] | None = None,
+    executor: str = "local",
     log: Callable[[str], None] = lambda message: None,
 ) -> Iterator[Stack]:
     """A started stack in a throwaway directory whose DAGs folder holds ``dag_files``.
@@ -875,13 +965,24 @@ def stack_in_temp_dir(
     dags.mkdir()
     for path in dag_files:
         shutil.copy(path, dags / path.name)
-    running = Stack(work_dir, dags_folder=dags, projects=projects, log=log)
+    running = Stack(work_dir, dags_folder=dags, projects=projects, executor=executor, log=log)
     running.start()
     try:
         yield running
     finally:
         running.stop()
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _logged(process: ServiceProcess, text: str) -> Callable[[], bool]:
+    """A check for :func:`wait_until`: ``process`` has written ``text`` to its log (and still runs)."""
+
+    def check() -> bool:
+        if not process.running():
+            raise StackError(f"{process.name} exited:\n{process.output()}")
+        return text in process.output(100_000)
+
+    return check
 
 
 def _drop_options(words: list[str], options: Mapping[str, int]) -> list[str]:

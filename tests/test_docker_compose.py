@@ -282,3 +282,18 @@ def test_docker_compose_config_is_valid() -> None:
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_celery_profile_adds_redis_and_two_workers(services) -> None:
+    """`AIRFLOW_EXECUTOR=CeleryExecutor docker compose --profile celery up`: the broker and two workers."""
+    redis_name, redis = _find(services, lambda s: str(s.get("image", "")).startswith("redis:"), "redis")
+    _, worker = _airflow_service(services, "celery")
+    assert redis.get("profiles") == ["celery"] and worker.get("profiles") == ["celery"]
+    assert _words(worker.get("command")) == ["celery", "worker"]
+    assert worker.get("deploy", {}).get("replicas") == 2
+    assert redis_name in worker["depends_on"] and worker.get("healthcheck", {}).get("test")
+    env = _env(worker)
+    assert urlsplit(env["AIRFLOW__CELERY__BROKER_URL"]).hostname == redis_name
+    assert urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"]).hostname in services
+    executor = worker["environment"]["AIRFLOW__CORE__EXECUTOR"]
+    assert executor == "${AIRFLOW_EXECUTOR:-LocalExecutor}", "the executor is chosen with AIRFLOW_EXECUTOR"

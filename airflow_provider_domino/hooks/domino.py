@@ -535,6 +535,26 @@ class DominoHook(BaseHook):
             endpoints.list_jobs(project_id, status_filter=status_filter, offset=offset, limit=limit)
         )
 
+    async def aresolve_project(self, project: str) -> Project:
+        """Async :meth:`resolve_project` (the event trigger resolves ``owner/name`` on the loop)."""
+        try:
+            owner, name = split_project_path(project)
+        except ValueError as err:
+            raise DominoConfigError(str(err)) from None
+        await self.aresolve_settings()
+        try:
+            found = await self._async.send(endpoints.find_project(owner, name))
+        except DominoNotFoundError as err:
+            raise DominoNotFoundError(
+                err.method, err.path, err.status, f"project '{owner}/{name}' not found ({err.server_message})"
+            ) from None
+        return Project(found.id, found.name or name, found.owner or owner)
+
+    async def aget_project(self, project_id: str) -> Project:
+        """Async :meth:`get_project` (not cached: the caller keeps what it needs)."""
+        await self.aresolve_settings()
+        return await self._async.send(endpoints.get_project(project_id))
+
     async def astream_log(self, poll: LogPoll, emit: Callable[[str], None]) -> LogCursor:
         """Async :meth:`stream_log`; yields to the event loop between slices of each page."""
         await self.aresolve_settings()

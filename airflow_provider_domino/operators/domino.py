@@ -86,6 +86,9 @@ class DominoStartJobOperator(BaseOperator):
     :param goal_ids: goal ids linked to the job after it starts (templated); one string is one goal.
     :param wait_for_completion: wait for the job to end; ``False`` starts it and returns.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param trigger_queue: the triggerer queue for the wait (Airflow 3.2+ with
+        ``[triggerer] queues_enabled``; otherwise ignored with one warning). The task's own ``queue``
+        (its executor queue) is unchanged.
     :param poll_interval: the longest wait between status checks, in seconds. Checks start 2 s apart and
         slow down to this as the job runs, so short jobs finish quickly and long ones cost few requests.
     :param timeout: seconds the job may take, from its submission, before it is stopped and the task
@@ -137,8 +140,11 @@ class DominoStartJobOperator(BaseOperator):
         fetch_logs: bool = True,
         domino_conn_id: str = "domino_default",
         reuse_succeeded_job: bool = False,
+        trigger_queue: str | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_domino.triggers.placement import check_trigger_queue
+
         super().__init__(**kwargs)
         require_text_unless_runtime("command", command)
         require_text_unless_runtime("hardware_tier_id", hardware_tier_id)
@@ -162,6 +168,7 @@ class DominoStartJobOperator(BaseOperator):
         self.fetch_logs = fetch_logs
         self.domino_conn_id = domino_conn_id
         self.reuse_succeeded_job = reuse_succeeded_job
+        self.trigger_queue = check_trigger_queue(type(self).__name__, trigger_queue)
         self.job_id: str | None = None
         #: The project the job runs in: published job details do not name it, so it is kept from the
         #: claim and passed on (stop, tags, trigger, link, XCom ``job``).
@@ -523,6 +530,9 @@ class DominoStartJobOperator(BaseOperator):
         cursor = self._log_follower.cursor.to_json() if self._log_follower is not None else None
         if self.fetch_logs:
             DominoJobTrigger.record_log_cursor(context, cursor)
+        from airflow_provider_domino.triggers.placement import route_trigger
+
+        route_trigger(self, self.trigger_queue)
         self.defer(
             trigger=DominoJobTrigger(
                 job_id=job.id,

@@ -58,7 +58,12 @@ class DominoJobSensor(BaseSensorOperator):
     :param project: ``owner/name`` of the job's project, resolved through the API (templated, optional).
     :param domino_conn_id: the Airflow connection to Domino (templated).
     :param fetch_logs: stream the job log into the task log while waiting.
-    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param deferrable: wait in the triggerer instead of a worker slot. On Airflow 3.3+, when ``job_id`` is
+        known before the run starts (a literal, or a template over ``params`` or ``dag_run.conf``), the
+        task starts in the triggerer and takes no worker slot until the job ended
+        (``start_from_trigger``; see ``docs/start-from-trigger.md``).
+    :param trigger_queue: the triggerer queue for the wait (Airflow 3.2+ with
+        ``[triggerer] queues_enabled``; otherwise ignored with one warning).
     """
 
     template_fields: Sequence[str] = ("job_id", "project_id", "project", "domino_conn_id")
@@ -74,8 +79,11 @@ class DominoJobSensor(BaseSensorOperator):
         domino_conn_id: str = "domino_default",
         fetch_logs: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        trigger_queue: str | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_domino.triggers.placement import check_trigger_queue, sensor_start_args
+
         super().__init__(**kwargs)
         require_text_unless_runtime("job_id", job_id)
         require_positive("poke_interval", self.poke_interval)
@@ -90,6 +98,11 @@ class DominoJobSensor(BaseSensorOperator):
         #: project when the sensor is given none.
         self.job_id_source_task_id: str | None = _source_task_id(job_id)
         self._log_follower: LogFollower | None = None
+        self.trigger_queue = check_trigger_queue(type(self).__name__, trigger_queue)
+        start = sensor_start_args(self)
+        if start is not None:  # the scheduler defers the task itself: no worker until the job ended
+            self.start_trigger_args = start
+            self.start_from_trigger = True
 
     @property
     def hook(self) -> DominoHook:
@@ -141,6 +154,9 @@ class DominoJobSensor(BaseSensorOperator):
         cursor = self._stored_cursor(context)
         if self.fetch_logs:
             DominoJobTrigger.record_log_cursor(context, cursor)
+        from airflow_provider_domino.triggers.placement import route_trigger
+
+        route_trigger(self, self.trigger_queue)
         self.defer(
             trigger=DominoJobTrigger(
                 job_id=self.job_id,
@@ -242,6 +258,8 @@ class DominoJobSensor(BaseSensorOperator):
 
         payload = validate_event(event, expected_job_id=self.job_id)
         self.project_id = payload.get("project_id") or self.project_id
+        if self.start_from_trigger:  # nothing ran before the wait: the project and job link are found now
+            self._link_after_trigger_start(context)
         if payload["status"] in ("success", "failed"):
             return self._outcome(self.hook.get_job(self.job_id))
         if payload["status"] == "timeout":
@@ -249,6 +267,17 @@ class DominoJobSensor(BaseSensorOperator):
                 raise AirflowSkipException(payload["message"])
             raise AirflowFailException(payload["message"])
         self._fail(payload["message"], retryable=payload.get("retryable", True) is not False)
+
+    def _link_after_trigger_start(self, context: Context) -> None:
+        """Fill in the "Domino Job" link of a sensor that started in the triggerer (never fails it)."""
+        from airflow_provider_domino.api.errors import DominoError
+
+        if not self.project_id:
+            try:
+                self.project_id = self._resolved_project_id(context)
+            except DominoError as err:
+                self.log.warning("Could not resolve project %r for the job link: %s", self.project, err)
+        context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(self.job_id, self.project_id))
 
 
 def _source_task_id(job_id: Any) -> str | None:

@@ -405,3 +405,7 @@ def validate_event(event: Any, *, expected_job_id: str | None = None) -> dict[st
     if expected_job_id is not None and job_id != expected_job_id:
         raise DominoError(f"Domino trigger event is for job {job_id}, expected {expected_job_id}")
     return event
+
+
+# The event trigger for AssetWatchers lives in its own module; re-exported for one import path.
+from airflow_provider_domino.triggers.job_events import DominoJobEventTrigger as DominoJobEventTrigger  # noqa: E402

@@ -41,6 +41,8 @@ EXPECTED_TASKS = {
     # A pair on the asset demo_churn_model: tests/e2e/test_assets.py runs them end to end.
     "domino_model_producer": {"prepare", "train"},
     "domino_model_consumer": {"model_commit", "evaluate"},
+    # Scheduled on Domino job events (an AssetWatcher with DominoJobEventTrigger).
+    "domino_event_driven": {"release_commit", "evaluate"},
 }
 
 

@@ -5,7 +5,8 @@ PostgreSQL, the Domino emulator, ``airflow api-server``, ``scheduler``, ``dag-pr
 through its REST API and its processes' signals, never ``dag.test()``.
 
 ``make test`` runs the tests marked ``stack_short``; ``make stack-test`` sets
-``DOMINO_STACK_TESTS=all`` and runs every test here.
+``DOMINO_STACK_TESTS=all`` and runs every test here, once per executor: ``DOMINO_STACK_EXECUTOR=local``
+(the default, LocalExecutor) and ``celery`` (CeleryExecutor, Redis and two Celery workers).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from stack_harness import Stack, StackError, require_postgres, stack_in_temp_dir  # noqa: E402
+from stack_harness import Stack, StackError, require_postgres, require_redis, stack_in_temp_dir  # noqa: E402
 
 HERE = Path(__file__).parent
 EXAMPLE_DAGS = ("domino_retraining_pipeline.py", "domino_hyperparameter_sweep.py", "domino_job_chain.py")
 RUN_ALL = os.environ.get("DOMINO_STACK_TESTS", "short") == "all"
+EXECUTOR = os.environ.get("DOMINO_STACK_EXECUTOR", "local")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -45,16 +47,21 @@ def stack() -> Iterator[Stack]:
     """The running deployment, shared by every stack test (about 20 s to start)."""
     try:
         require_postgres()
+        if EXECUTOR == "celery":
+            require_redis()
     except StackError as exc:
         pytest.skip(str(exc))
     dag_files = [REPO / "example_dags" / name for name in EXAMPLE_DAGS]
     dag_files.append(HERE / "dags" / "stack_test_dags.py")
+    dag_files.append(HERE / "dags" / "stack_event_dags.py")
     projects = {
         "demo/churn": REPO / "example_dags" / "domino_project",
         "acme/churn": REPO / "tests" / "fixtures" / "projects" / "acme" / "churn",
     }
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
-    with stack_in_temp_dir("domino-stack-tests-", dag_files, projects=projects, log=log) as running:
+    with stack_in_temp_dir(
+        "domino-stack-tests-", dag_files, projects=projects, executor=EXECUTOR, log=log
+    ) as running:
         yield running
 
 
