@@ -167,6 +167,7 @@ class DominoJobSensor(BaseSensorOperator):
                 log_cursor=cursor,
                 project_id=self.project_id or job.project_id,
                 task_key=task_key_of(context),
+                stop_on_kill=False,  # the sensor does not own the job: killing it leaves the job alone
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout) + 60) if self.timeout else None,

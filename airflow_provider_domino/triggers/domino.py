@@ -76,6 +76,9 @@ class DominoJobTrigger(BaseTrigger):
         log cursor is checkpointed (the triggerer also knows it; ``dag.test()`` does not).
     :param watch_started_at: epoch seconds when watching began; checks start 2 s apart and slow down
         to ``poll_interval`` as time passes (see :mod:`airflow_provider_domino.jobs.polling`).
+    :param stop_on_kill: stop the job when a user marks the deferred task failed/success or clears it
+        (the operator, whose try owns the job); a sensor watches a job it does not own and passes
+        ``False``, so killing the sensor leaves the job running.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class DominoJobTrigger(BaseTrigger):
         watch_started_at: float | None = None,
         task_key: dict[str, Any] | None = None,
         log_cursor: dict[str, Any] | None = None,
+        stop_on_kill: bool = True,
     ) -> None:
         from airflow_provider_domino.jobs.log_cursor import LogCursor
         from airflow_provider_domino.jobs.log_stream import LogFollower
@@ -102,6 +106,7 @@ class DominoJobTrigger(BaseTrigger):
         self.project_id = project_id
         self.watch_started_at = watch_started_at
         self.task_key = task_key
+        self.stop_on_kill = stop_on_kill
         self._log_follower = LogFollower(
             job_id,
             self._show_line,
@@ -137,6 +142,7 @@ class DominoJobTrigger(BaseTrigger):
                 "project_id": self.project_id,
                 "watch_started_at": self.watch_started_at,
                 "task_key": self.task_key,
+                "stop_on_kill": self.stop_on_kill,
             },
         )
 
@@ -341,6 +347,9 @@ class DominoJobTrigger(BaseTrigger):
         its own (see ``ownership``), so this never stops a successor's job. Stopping uses a short retry
         policy and an overall budget that fit well inside the triggerer's ``on_kill_timeout``.
         """
+        if not self.stop_on_kill:
+            self.log.info("The task watching Domino job %s was killed; the job keeps running", self.job_id)
+            return
         from airflow_provider_domino.api.errors import DominoError
         from airflow_provider_domino.hooks.domino import DominoHook
         from airflow_provider_domino.hooks.retry import ON_KILL_BUDGET, ON_KILL_RETRY_POLICY

@@ -132,6 +132,7 @@ def sensor_start_args(sensor: Any) -> Any:
         poll_interval=float(sensor.poke_interval),
         fetch_logs=bool(sensor.fetch_logs),
         project_id=project_id,
+        stop_on_kill=False,  # a sensor does not own the job it watches
     ).serialize()
     timeout = float(sensor.timeout) if sensor.timeout else None
     return StartTriggerArgs(

@@ -146,3 +146,25 @@ def test_the_sensors_timeout_fails_it_and_leaves_the_job_running_when_deferred()
     with pytest.raises(AirflowFailException, match="did not finish"):
         sensor.execute_complete({"ti": TaskInstance()}, event)
     assert hook.stops == []
+
+
+def test_killing_a_deferred_sensor_leaves_the_job_running(monkeypatch: pytest.MonkeyPatch):
+    """Marking a deferred sensor failed, or clearing it, reaches its trigger's ``on_kill``: the sensor
+    does not own the job it watches, so nothing is stopped (an operator's trigger does stop its job)."""
+    import asyncio
+
+    from airflow_provider_domino.hooks.domino import DominoHook
+    from airflow_provider_domino.triggers.domino import DominoJobTrigger
+
+    stopped: list[str] = []
+
+    async def records(self: Any, job_id: str, project_id: str | None = None) -> None:
+        stopped.append(job_id)
+
+    monkeypatch.setattr(DominoHook, "astop_job", records)
+    trigger = deferred_trigger(sensor_with(FakeHook(), project_id="p1"), TaskInstance())
+    _, kwargs = trigger.serialize()
+    asyncio.run(DominoJobTrigger(**kwargs).on_kill())  # as a triggerer rebuilds and kills it
+    assert stopped == []
+    asyncio.run(DominoJobTrigger("job-2", project_id="p1").on_kill())
+    assert stopped == ["job-2"]
