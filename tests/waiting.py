@@ -32,7 +32,7 @@ class Gate:
         self.path.touch()
 
 
-def wait_until(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
+def wait_until(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:
     """Call ``condition`` until it returns something truthy and return that; fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:

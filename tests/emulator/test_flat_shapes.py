@@ -6,6 +6,7 @@ Requests may come in the published form (what the provider sends) or the simplif
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,7 +127,7 @@ def test_text_logs_grow_while_running_and_honour_range(
         return response if line in response.text else None
 
     for shown, gate in enumerate(gates, 1):  # the job waits after each line until the test has read it
-        response = wait_until(lambda shown=shown: served(f"line-{shown}\n"), 10, f"line-{shown} served")
+        response = wait_until(partial(served, f"line-{shown}\n"), 10, f"line-{shown} served")
         assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
         assert flat.get_job(job["id"])["status"] == "Running"
         snapshots.append(response.text)

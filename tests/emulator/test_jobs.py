@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -207,6 +208,10 @@ def test_unknown_commit_is_rejected(emulator: EmulatorProcess, project_id: str) 
         assert response.json() == {"error": f"Unknown commitId '{commit}' for project {project_id}"}
 
 
+def _says(emulator: EmulatorProcess, job_id: str, text: str) -> bool:
+    return text in job_log(emulator, job_id)
+
+
 def test_stop_gives_the_group_a_grace_period_then_kills(emulator: EmulatorProcess, project_id: str) -> None:
     cleanup = (
         'python3 -c "import signal, sys, time\n'
@@ -216,7 +221,7 @@ def test_stop_gives_the_group_a_grace_period_then_kills(emulator: EmulatorProces
     graceful = start_job(emulator, project_id, cleanup)
     stubborn = start_job(emulator, project_id, "trap '' TERM; echo ready; sleep 300")
     for job in (graceful, stubborn):
-        wait_until(lambda job=job: "ready" in job_log(emulator, job["id"]), 10, f"job {job['id']} ready")
+        wait_until(partial(_says, emulator, job["id"], "ready"), 10, f"job {job['id']} ready")
     stubborn_pid = next(entry["pid"] for entry in emulator.jobs() if entry["id"] == stubborn["id"])
     stubborn_members = job_group(stubborn_pid, at_least=3)  # wrapper, inner shell, sleep
 

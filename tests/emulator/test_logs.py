@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,7 +171,7 @@ def test_entries_grow_while_running_and_never_change(
         return answer if len(answer["logs"]["logContent"]) >= count else None
 
     for shown, gate in enumerate(gates, 1):  # the job waits after each line until the test has read it
-        answer = wait_until(lambda shown=shown: served(shown), 10, f"line-{shown} served")
+        answer = wait_until(partial(served, shown), 10, f"line-{shown} served")
         assert emulator.get_job(job["id"])["status"] == "Running"
         snapshots.append((answer["logs"]["logContent"], answer["logs"]["isComplete"]))
         gate.open()
