@@ -16,6 +16,7 @@ import asyncio
 import json
 import re
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -338,10 +339,21 @@ def test_timeouts_while_deferred_stop_the_job(run_dag, domino_conn, emulator):
         """,
     )
     assert result.states() == {"operator_timeout": "failed", "execution_timeout": "failed"}
+    started = {ti.task_id: ti.start_date for ti in result.dag_run.get_task_instances()}
     for task_id in ("operator_timeout", "execution_timeout"):
         job_id = result.xcom(task_id, "job_id")
-        assert emulator.wait_for_status(job_id, "Stopped", timeout=15)["status"] == "Stopped"
+        job = emulator.wait_for_status(job_id, "Stopped", timeout=15)
+        assert job["status"] == "Stopped"
         assert f"Domino job {job_id} did not finish before its deadline; it was stopped" in result.output
+        # Stopped at its deadline: ``timeout`` counts from the job's submission, ``execution_timeout`` from
+        # the task's start. Not before it (10 ms for the emulator's millisecond timestamps), nor later
+        # than one poll (0.5 s) and 1 s for a loaded 2-core machine.
+        ended = datetime.fromisoformat(job["endedAt"])
+        if task_id == "operator_timeout":
+            ran, deadline = (ended - datetime.fromisoformat(job["submittedAt"])).total_seconds(), 3.0
+        else:
+            ran, deadline = (ended - started[task_id]).total_seconds(), 4.0
+        assert deadline - 0.01 <= ran < deadline + 0.5 + 1.0, (task_id, ran)
 
 
 def test_deferral_timed_out_by_the_scheduler_stops_the_job(hook, emulator, domino_conn):
