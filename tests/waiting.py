@@ -17,6 +17,16 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def until_file_exists(path: str, limit: float = 60.0) -> str:
+    """A shell fragment (jobs run under ``/bin/sh``) that waits for ``path`` to exist.
+
+    It gives up after ``limit`` seconds or so, so a test that fails before releasing its job leaves no
+    job waiting forever; the test's own assertions then fail on what the job did too early.
+    """
+    checks = int(limit * 100)
+    return f"i=0; while [ ! -e {path} ] && [ $i -lt {checks} ]; do sleep 0.01; i=$((i+1)); done"
+
+
 class Gate:
     """A file a job's command waits for; the job moves on once the test calls ``open()``."""
 
@@ -25,8 +35,8 @@ class Gate:
 
     @property
     def wait(self) -> str:
-        """A shell fragment that blocks until the gate is open (jobs run under ``/bin/sh``)."""
-        return f"while [ ! -e {shlex.quote(str(self.path))} ]; do sleep 0.01; done"
+        """A shell fragment that blocks until the gate is open."""
+        return until_file_exists(shlex.quote(str(self.path)))
 
     def open(self) -> None:
         self.path.touch()
