@@ -144,7 +144,7 @@ class _Crasher(threading.Thread):
                     raise TimeoutError(f"never saw {threshold} jobs with one running")
                 self.collected += self.emulator.requests_log()
                 self.emulator.kill()
-                time.sleep(self.downtime)
+                time.sleep(self.downtime)  # the scenario: Domino stays unreachable this long
                 self.emulator.restart()
                 self.crashes.append({"jobs": len(jobs), "running": running})
         except BaseException as err:  # reported by the test
