@@ -93,8 +93,9 @@ def test_latency_delays_one_request_without_blocking_others(
     thread.join()
     assert timings["status"] == 200 and timings["slow"] >= latency
     assert len(fast) >= 2 and {status for status, _ in fast} == {200}
-    # A list answer takes milliseconds; a quarter of the delay leaves room for a loaded 2-core machine.
-    assert max(took for _, took in fast) < latency / 4, fast
+    # A list answer takes milliseconds (up to 0.2 s seen on a loaded 2-core machine); one held behind the
+    # delay would take most of the second. Half the delay tells the two apart.
+    assert max(took for _, took in fast) < latency / 2, fast
 
 
 def test_drop_processes_the_request_then_hangs_up(emulator: EmulatorProcess, project_id: str) -> None:
