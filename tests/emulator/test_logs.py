@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator.helpers import log_page, start_job
+from tests.emulator.helpers import job_log, log_page, start_job
 from tests.waiting import Gate, wait_until
 
 if TYPE_CHECKING:
@@ -188,7 +188,8 @@ def test_entries_grow_while_running_and_never_change(
 
 def test_emulator_messages_go_to_stderr(emulator: EmulatorProcess, project_id: str) -> None:
     job = start_job(emulator, project_id, "echo begun; sleep 30")
-    emulator.wait_for_status(job["id"], "Running", timeout=5)
+    # "Running" comes before the job's first line: wait for the line itself, or the stop may beat it.
+    wait_until(partial(job_log, emulator, job["id"]), 5, "the job's first line")
     emulator.api("POST", "/v4/jobs/stop", json={"jobId": job["id"], "commitResults": False})
     stderr = log_page(emulator, job["id"], logType="stdErr")["logs"]["logContent"]
     assert [entry["log"] for entry in stderr] == ["Job stopped by user request"]
