@@ -8,12 +8,13 @@ import pytest
 
 from airflow_provider_domino.api.models import LogChunk
 from airflow_provider_domino.api.status import JobStatus
-from airflow_provider_domino.jobs.log_lines import (
-    MAX_LINE_BYTES,
-    MAX_LOGGED_LINE_CHARS,
-    last_lines,
-    split_lines,
-)
+from airflow_provider_domino.jobs.log_lines import last_lines, split_lines
+
+# The scenario's sizes, as the README promises them (not read from the module under test):
+#: a line is held back for its newline up to 1 MiB, and a text log is read in windows of that size;
+MIB = 1024 * 1024
+#: a line longer than 16 KiB is shortened in the task log, with a note saying how much was cut.
+LOGGED_CHARS = 16 * 1024
 
 
 @pytest.mark.parametrize(
@@ -62,11 +63,19 @@ def test_split_lines_utf8_split_across_chunks_is_not_mangled():
 
 
 def test_runaway_line_is_emitted_in_pieces_and_shortened():
-    chunk = LogChunk(b"x" * MAX_LINE_BYTES, 0)
+    chunk = LogChunk(b"x" * MIB, 0)  # a whole window and still no newline
     result = split_lines(chunk, final=False)
-    assert result.next_offset == MAX_LINE_BYTES
+    assert result.next_offset == MIB
     (line,) = result.lines
-    assert line.startswith("x" * MAX_LOGGED_LINE_CHARS) and "more characters cut" in line
+    assert line == "x" * LOGGED_CHARS + f" … [{MIB - LOGGED_CHARS} more characters cut]"
+
+
+def test_a_line_of_exactly_the_logged_length_is_not_cut():
+    chunk = LogChunk(b"y" * LOGGED_CHARS + b"\n" + b"z" * (LOGGED_CHARS + 1) + b"\n", 0)
+    assert split_lines(chunk, final=False).lines == [
+        "y" * LOGGED_CHARS,
+        "z" * LOGGED_CHARS + " … [1 more characters cut]",
+    ]
 
 
 def test_last_lines():
@@ -74,18 +83,14 @@ def test_last_lines():
 
 
 def test_full_window_asks_for_more_and_keeps_its_partial_line_even_when_final():
-    from airflow_provider_domino.jobs.log_lines import TAIL_CHUNK_BYTES
-
-    window = b"a\n" * (TAIL_CHUNK_BYTES // 2 - 1) + b"ab"  # exactly one window, ending mid-line
+    window = b"a\n" * (MIB // 2 - 1) + b"ab"  # exactly one window, ending mid-line
     result = split_lines(LogChunk(window, 10), final=True)
-    assert result.more and result.next_offset == 10 + TAIL_CHUNK_BYTES - 2
-    assert len(result.lines) == TAIL_CHUNK_BYTES // 2 - 1
+    assert result.more and result.next_offset == 10 + MIB - 2
+    assert result.lines == ["a"] * (MIB // 2 - 1)
 
 
 def test_whole_log_from_a_server_ignoring_range_is_read_once():
-    from airflow_provider_domino.jobs.log_lines import TAIL_CHUNK_BYTES
-
-    everything = b"a\n" * TAIL_CHUNK_BYTES + b"tail"
+    everything = b"a\n" * MIB + b"tail"
     result = split_lines(LogChunk(everything, 0), final=True)
     assert not result.more and result.lines[-1] == "tail" and result.next_offset == len(everything)
 

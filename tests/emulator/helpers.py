@@ -6,7 +6,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from domino_emulator.processes import is_alive
+from domino_emulator.processes import is_alive, live_group_members
+
+from tests.waiting import wait_until
 
 if TYPE_CHECKING:
     from domino_emulator.harness import EmulatorProcess
@@ -69,3 +71,13 @@ def wait_until_dead(pids: list[int], timeout: float = 5.0) -> list[int]:
         time.sleep(0.02)
         alive = [pid for pid in alive if is_alive(pid, None)]
     return alive
+
+
+def job_group(leader: int, at_least: int, timeout: float = 5.0) -> list[int]:
+    """The live members of a job's process group once it has ``at_least`` of them (fails otherwise)."""
+
+    def members() -> list[int]:
+        found = live_group_members(leader)
+        return found if len(found) >= at_least else []
+
+    return wait_until(members, timeout, f"{at_least} live processes in the group of {leader}")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.emulator.helpers import MAX_CONCURRENT_PER_TIER, start_job
+from tests.waiting import wait_until
 
 if TYPE_CHECKING:
     from domino_emulator.harness import EmulatorProcess
@@ -239,19 +240,26 @@ def test_active_and_running_filters(emulator: EmulatorProcess, project_id: str) 
 
 def test_list_lags_behind_a_start(emulator: EmulatorProcess) -> None:
     reports = emulator.project_id("acme", "reports")
-    emulator.set_list_lag(1.5)
+    lag = 1.5
+    emulator.set_list_lag(lag)
     try:
-        assert emulator.settings()["listLagSeconds"] == 1.5
+        assert emulator.settings()["listLagSeconds"] == lag
         before = _listed(emulator, reports)["metadata"]["totalCount"]
+        began = time.monotonic()
         job = start_job(emulator, reports, "true")
         assert emulator.api_job(job["id"])["job"]["id"] == job["id"]  # details know it at once
         hidden = _listed(emulator, reports)
         assert job["id"] not in [item["id"] for item in hidden["jobs"]]
         assert hidden["metadata"]["totalCount"] == before
-        deadline = time.monotonic() + 10
-        while job["id"] not in [item["id"] for item in _listed(emulator, reports)["jobs"]]:
-            assert time.monotonic() < deadline, "the job never appeared in the list"
-            time.sleep(0.1)
+        wait_until(
+            lambda: job["id"] in [item["id"] for item in _listed(emulator, reports)["jobs"]],
+            lag + 0.5,
+            "the job listed",
+        )
+        # Listed once the lag has passed, and soon after: polled every 20 ms, 0.5 s of margin for a loaded
+        # 2-core machine.
+        took = time.monotonic() - began
+        assert lag <= took < lag + 0.5, took
         assert _listed(emulator, reports)["metadata"]["totalCount"] == before + 1
     finally:
         emulator.set_list_lag(0)

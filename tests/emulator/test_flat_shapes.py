@@ -5,16 +5,19 @@ Requests may come in the published form (what the provider sends) or the simplif
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from domino_emulator.harness import EmulatorProcess
 
 from tests.emulator.helpers import job_log, make_projects_dir
+from tests.waiting import Gate, wait_until
+
+if TYPE_CHECKING:
+    import requests
 
 START = "/api/jobs/v1/jobs"
 
@@ -110,25 +113,27 @@ def test_list_is_flat(flat: EmulatorProcess) -> None:
     assert nowhere["data"] == [] and nowhere["totalCount"] == 0
 
 
-def test_text_logs_grow_while_running_and_honour_range(flat: EmulatorProcess, flat_project: str) -> None:
-    job = _start(
-        flat,
-        {
-            "projectId": flat_project,
-            "commandToRun": "for i in 1 2 3 4 5 6; do echo line-$i; sleep 0.15; done",
-        },
-    )
-    flat.wait_for_status(job["id"], "Running", timeout=5)
+def test_text_logs_grow_while_running_and_honour_range(
+    flat: EmulatorProcess, flat_project: str, tmp_path: Path
+) -> None:
+    gates = [Gate(tmp_path / f"after-line-{number}") for number in range(1, 6)]
+    command = "; ".join(f"echo line-{number}; {gate.wait}" for number, gate in enumerate(gates, 1))
+    job = _start(flat, {"projectId": flat_project, "commandToRun": f"{command}; echo line-6"})
     path = f"/api/jobs/beta/jobs/{job['id']}/logs"
     snapshots = []
-    while flat.get_job(job["id"])["status"] == "Running":
+
+    def served(line: str) -> requests.Response | None:
         response = flat.api("GET", path)
+        return response if line in response.text else None
+
+    for shown, gate in enumerate(gates, 1):  # the job waits after each line until the test has read it
+        response = wait_until(partial(served, f"line-{shown}\n"), 10, f"line-{shown} served")
         assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert flat.get_job(job["id"])["status"] == "Running"
         snapshots.append(response.text)
-        time.sleep(0.05)
-    partial = [text for text in snapshots if "line-1" in text and "line-6" not in text]
-    assert partial, snapshots
-    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(snapshots))
+        gate.open()
+    assert snapshots == ["".join(f"line-{i}\n" for i in range(1, shown + 1)) for shown in range(1, 6)]
+    flat.wait_for_status(job["id"], "Succeeded", timeout=10)
 
     full = flat.api("GET", path).content
     assert full == b"".join(f"line-{i}\n".encode() for i in range(1, 7))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator.helpers import log_page, start_job
+from tests.emulator.helpers import job_log, log_page, start_job
+from tests.waiting import Gate, wait_until
 
 if TYPE_CHECKING:
     from domino_emulator.harness import EmulatorProcess
@@ -156,26 +158,38 @@ def test_page_cap_and_bad_parameters(emulator: EmulatorProcess, project_id: str)
         assert set(response.json()) == {"error"}
 
 
-def test_entries_grow_while_running_and_never_change(emulator: EmulatorProcess, project_id: str) -> None:
-    job = start_job(emulator, project_id, "for i in 1 2 3 4 5 6; do echo line-$i; sleep 0.15; done")
-    emulator.wait_for_status(job["id"], "Running", timeout=5)
+def test_entries_grow_while_running_and_never_change(
+    emulator: EmulatorProcess, project_id: str, tmp_path: Path
+) -> None:
+    gates = [Gate(tmp_path / f"after-line-{number}") for number in range(1, 6)]
+    command = "; ".join(f"echo line-{number}; {gate.wait}" for number, gate in enumerate(gates, 1))
+    job = start_job(emulator, project_id, f"{command}; echo line-6")
     snapshots = []
-    while emulator.get_job(job["id"])["status"] == "Running":
+
+    def served(count: int) -> dict[str, Any] | None:
         answer = log_page(emulator, job["id"], logType="stdOut")
+        return answer if len(answer["logs"]["logContent"]) >= count else None
+
+    for shown, gate in enumerate(gates, 1):  # the job waits after each line until the test has read it
+        answer = wait_until(partial(served, shown), 10, f"line-{shown} served")
+        assert emulator.get_job(job["id"])["status"] == "Running"
         snapshots.append((answer["logs"]["logContent"], answer["logs"]["isComplete"]))
-        time.sleep(0.05)
-    assert any(entries and len(entries) < 6 for entries, _ in snapshots), snapshots
-    assert not any(complete for _, complete in snapshots[:-1])
+        gate.open()
+    assert [len(entries) for entries, _ in snapshots] == [1, 2, 3, 4, 5]
+    assert not any(complete for _, complete in snapshots)
     for (earlier, _), (later, _) in itertools.pairwise(snapshots):
         assert later[: len(earlier)] == earlier  # served entries never change, new ones come after
+    emulator.wait_for_status(job["id"], "Succeeded", timeout=10)
     final = log_page(emulator, job["id"], logType="stdOut")
+    assert final["logs"]["logContent"][:5] == snapshots[-1][0]
     assert [entry["log"] for entry in final["logs"]["logContent"]] == [f"line-{i}" for i in range(1, 7)]
     assert final["logs"]["isComplete"] is True
 
 
 def test_emulator_messages_go_to_stderr(emulator: EmulatorProcess, project_id: str) -> None:
     job = start_job(emulator, project_id, "echo begun; sleep 30")
-    emulator.wait_for_status(job["id"], "Running", timeout=5)
+    # "Running" comes before the job's first line: wait for the line itself, or the stop may beat it.
+    wait_until(partial(job_log, emulator, job["id"]), 5, "the job's first line")
     emulator.api("POST", "/v4/jobs/stop", json={"jobId": job["id"], "commitResults": False})
     stderr = log_page(emulator, job["id"], logType="stdErr")["logs"]["logContent"]
     assert [entry["log"] for entry in stderr] == ["Job stopped by user request"]

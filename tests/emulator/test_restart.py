@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 from domino_emulator.harness import EmulatorProcess
-from domino_emulator.processes import is_alive, live_group_members
+from domino_emulator.processes import is_alive
 
-from tests.emulator.helpers import job_log, log_page, make_projects_dir, start_job, wait_until_dead
+from tests.emulator.helpers import job_group, job_log, log_page, make_projects_dir, start_job, wait_until_dead
+from tests.waiting import Gate
 
 
 def _pid(emulator: EmulatorProcess, job_id: str) -> int:
@@ -34,23 +34,31 @@ def test_crash_and_restart_keep_every_job(tmp_path: Path) -> None:
         ).json()["tag"]
         entries_before = log_page(emulator, finished["id"], logType="complete")
 
-        ends_while_down = start_job(emulator, project_id, "echo a1-begin; sleep 0.5; echo a1-end")
-        outlives_emulator = start_job(emulator, project_id, "echo a2-begin; sleep 2.5; echo a2-end; exit 4")
+        # Gates, not sleeps, decide which job ends while the emulator is down and which outlives it.
+        while_down, after_restart = Gate(tmp_path / "while-down"), Gate(tmp_path / "after-restart")
+        ends_while_down = start_job(emulator, project_id, f"echo a1-begin; {while_down.wait}; echo a1-end")
+        outlives_emulator = start_job(
+            emulator, project_id, f"echo a2-begin; {after_restart.wait}; echo a2-end; exit 4"
+        )
         lost = start_job(emulator, project_id, "sleep 300")
         queued = start_job(emulator, project_id, "echo queued")
         for job in (ends_while_down, outlives_emulator, lost):
             emulator.wait_for_status(job["id"], "Running", timeout=5)
         assert emulator.get_job(queued["id"])["status"] == "Pending"
         lost_pid = _pid(emulator, lost["id"])
+        ends_while_down_pid = _pid(emulator, ends_while_down["id"])
         url = emulator.url
 
         emulator.kill()  # SIGKILL: jobs live on in their own sessions
         os.killpg(lost_pid, signal.SIGKILL)  # ...except this one, killed while nobody watches
         assert wait_until_dead([lost_pid]) == []
-        time.sleep(1.0)  # let ends_while_down finish while the emulator is down
+        while_down.open()
+        assert wait_until_dead([ends_while_down_pid]) == []  # it ended, exit code written, nobody watching
 
         emulator.restart()
         assert emulator.url == url
+        assert emulator.get_job(outlives_emulator["id"])["status"] == "Running"  # adopted, still running
+        after_restart.open()
         assert emulator.api_job(finished["id"])["job"]["tags"] == [tag]
         assert log_page(emulator, finished["id"], logType="complete")["logs"] == entries_before["logs"]
 
@@ -75,10 +83,7 @@ def test_graceful_shutdown_fails_and_kills_running_jobs(tmp_path: Path) -> None:
         job = start_job(emulator, project_id, "sleep 300 & sleep 300")
         emulator.wait_for_status(job["id"], "Running", timeout=5)
         leader = _pid(emulator, job["id"])
-        deadline = time.monotonic() + 5
-        while len(live_group_members(leader)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        members = live_group_members(leader)
+        members = job_group(leader, at_least=3)  # wrapper, inner shell, sleeps
 
         emulator.stop()
         assert not is_alive(leader, None)

@@ -77,7 +77,7 @@ def test_the_provider_async_transport_verifies_against_the_connection_ca(
         finally:
             await transport.aclose()
 
-    assert asyncio.run(first_page(files.ca)) >= 0
+    assert asyncio.run(first_page(files.ca)) == 0  # a page was read and parsed: this emulator ran no job
     with pytest.raises(DominoConnectionError, match="TLS"):
         asyncio.run(first_page(other.ca))
 

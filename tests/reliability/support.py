@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_domino.jobs.idempotency import key_in_title
 from tests.conftest import API_KEY, FIXTURES, PROJECT
 from tests.dag_runner import DagResult, run_dag_test
 
@@ -78,14 +77,6 @@ def point_default_connection(
         connection_json(emulator.url, password=password or emulator.api_key, project_id=project_id, **extra),
     )
     return project_id
-
-
-def jobs_by_key(emulator: EmulatorProcess) -> dict[str | None, list[dict[str, Any]]]:
-    """Every job the emulator holds, grouped by the idempotency key in its title (``None``: no key)."""
-    grouped: dict[str | None, list[dict[str, Any]]] = {}
-    for job in emulator.jobs():
-        grouped.setdefault(key_in_title(job.get("title")), []).append(job)
-    return grouped
 
 
 def active_jobs(emulator: EmulatorProcess) -> list[dict[str, Any]]:

@@ -16,12 +16,14 @@ import asyncio
 import json
 import re
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from airflow_provider_domino.hooks.domino import DominoHook
 from airflow_provider_domino.triggers.domino import DominoJobTrigger
+from tests.waiting import Gate
 
 USER_ACTION = "__airflow_user_action__"
 
@@ -87,9 +89,22 @@ def hook(domino_conn: str) -> DominoHook:
 # --- (a) triggerer restart ---------------------------------------------------------------------------
 
 
-def test_triggerer_restart_resumes_from_serialized_offset(hook, emulator, project_id, capfd):
+def _lines_with_a_restart_between(total: int, before: int, gate: Gate) -> str:
+    """A job printing ``line N of total``: ``before`` lines, then (once the test opens ``gate``) the rest.
+
+    The gate, not a sleep, keeps the job running across the restart; the rest come over several polls.
+    """
+    first = "; ".join(f"echo 'line {n} of {total}'" for n in range(1, before + 1))
+    rest = " ".join(str(n) for n in range(before + 1, total + 1))
+    return f'{first}; {gate.wait}; for n in {rest}; do echo "line $n of {total}"; sleep 0.1; done'
+
+
+def test_triggerer_restart_resumes_from_serialized_offset(hook, emulator, project_id, capfd, tmp_path):
     """Cancelled by a restart, rebuilt from ``serialize()``: the job runs on, every line shows once."""
-    job = hook.start_job("python print_lines.py 10 0.25", "small", idempotency_key="restart-resume")
+    gate = Gate(tmp_path / "restarted")
+    job = hook.start_job(
+        _lines_with_a_restart_between(10, 2, gate), "small", idempotency_key="restart-resume"
+    )
     emulator.clear_requests()
     first = DominoJobTrigger(job.id, poll_interval=0.2, project_id=project_id)
 
@@ -104,12 +119,13 @@ def test_triggerer_restart_resumes_from_serialized_offset(hook, emulator, projec
     midway = capfd.readouterr().out
     assert emulator.get_job(job.id)["status"] == "Running"
     assert _stops(emulator) == []
-    assert kwargs["log_cursor"] == first.log_cursor.to_json() and _stdout_seen(first) > 0
+    assert kwargs["log_cursor"] == first.log_cursor.to_json() and _stdout_seen(first) == 2
     kwargs = json.loads(json.dumps(kwargs))  # what the metadata DB would hold: primitives only
 
     from airflow.sdk.module_loading import import_string
 
     rebuilt = import_string(classpath)(**kwargs)
+    gate.open()
 
     async def after_restart() -> list[dict[str, Any]]:
         return await InTriggerer(rebuilt).finish()
@@ -121,18 +137,21 @@ def test_triggerer_restart_resumes_from_serialized_offset(hook, emulator, projec
     assert emulator.get_job(job.id)["status"] == "Succeeded"
     assert _stops(emulator) == [], "a triggerer restart must never stop the job"
     before, after = _streamed(midway, job.id), _streamed(rest, job.id)
-    assert before and after, (before, after)
+    assert before == ["line 1 of 10", "line 2 of 10"]
     assert before + after == [f"line {n} of 10" for n in range(1, 11)]
 
 
-def test_triggerer_restart_from_defer_time_kwargs_loses_no_line(hook, emulator, project_id, capfd):
+def test_triggerer_restart_from_defer_time_kwargs_loses_no_line(hook, emulator, project_id, capfd, tmp_path):
     """A rebuild from the kwargs stored at defer time, with no log checkpoint to resume from.
 
     Operators and sensors give their trigger a ``task_key`` so it checkpoints its offset (see
     tests/triggers for the resume); a bare trigger has nowhere to checkpoint, so lines streamed before the
     restart are streamed again. None may be lost and the order must hold.
     """
-    job = hook.start_job("python print_lines.py 8 0.25", "small", idempotency_key="restart-defer-kwargs")
+    gate = Gate(tmp_path / "restarted")
+    job = hook.start_job(
+        _lines_with_a_restart_between(8, 1, gate), "small", idempotency_key="restart-defer-kwargs"
+    )
     stored = json.loads(
         json.dumps(DominoJobTrigger(job.id, poll_interval=0.2, project_id=project_id).serialize())
     )
@@ -148,6 +167,9 @@ def test_triggerer_restart_from_defer_time_kwargs_loses_no_line(hook, emulator, 
 
     asyncio.run(before_restart())
     midway = _streamed(capfd.readouterr().out, job.id)
+    assert midway == ["line 1 of 8"]
+    assert emulator.get_job(job.id)["status"] == "Running"
+    gate.open()
 
     async def after_restart() -> list[dict[str, Any]]:
         return await InTriggerer(trigger_class(**kwargs)).finish()
@@ -178,7 +200,9 @@ def test_user_killing_a_deferred_task_stops_the_job(hook, emulator, project_id):
         assert running.events == []
 
     asyncio.run(scenario())
-    assert emulator.wait_for_status(job.id, "Stopped", timeout=15)["status"] == "Stopped"
+    # The triggerer awaits on_kill() inside the cancellation, and the emulator answers a stop once the job
+    # has stopped: so the job is Stopped now, not some time later.
+    assert emulator.get_job(job.id)["status"] == "Stopped"
     assert len(_stops(emulator)) == 1
 
 
@@ -317,10 +341,21 @@ def test_timeouts_while_deferred_stop_the_job(run_dag, domino_conn, emulator):
         """,
     )
     assert result.states() == {"operator_timeout": "failed", "execution_timeout": "failed"}
+    started = {ti.task_id: ti.start_date for ti in result.dag_run.get_task_instances()}
     for task_id in ("operator_timeout", "execution_timeout"):
         job_id = result.xcom(task_id, "job_id")
-        assert emulator.wait_for_status(job_id, "Stopped", timeout=15)["status"] == "Stopped"
+        job = emulator.wait_for_status(job_id, "Stopped", timeout=15)
+        assert job["status"] == "Stopped"
         assert f"Domino job {job_id} did not finish before its deadline; it was stopped" in result.output
+        # Stopped at its deadline: ``timeout`` counts from the job's submission, ``execution_timeout`` from
+        # the task's start. Not before it (10 ms for the emulator's millisecond timestamps), nor later
+        # than one poll (0.5 s) and 1 s for a loaded 2-core machine.
+        ended = datetime.fromisoformat(job["endedAt"])
+        if task_id == "operator_timeout":
+            ran, deadline = (ended - datetime.fromisoformat(job["submittedAt"])).total_seconds(), 3.0
+        else:
+            ran, deadline = (ended - started[task_id]).total_seconds(), 4.0
+        assert deadline - 0.01 <= ran < deadline + 0.5 + 1.0, (task_id, ran)
 
 
 def test_deferral_timed_out_by_the_scheduler_stops_the_job(hook, emulator, domino_conn):
@@ -342,8 +377,7 @@ def test_deferral_timed_out_by_the_scheduler_stops_the_job(hook, emulator, domin
     try:
         with pytest.raises(TaskDeferralTimeout):
             operator.resume_execution("__fail__", {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, context)
-        status = emulator.wait_for_status(job.id, ["Stopped"], timeout=3)["status"]
-    except TimeoutError:
+        # The stop is sent before the task fails, and the emulator answers it once the job has stopped.
         status = emulator.get_job(job.id)["status"]
     finally:
         hook.stop_job(job.id)

@@ -19,6 +19,7 @@ import pytest
 from airflow_provider_domino.triggers.domino import DominoJobTrigger
 from tests.conftest import PROJECT
 from tests.reliability.support import connection_json
+from tests.waiting import until_file_exists
 
 pytestmark = pytest.mark.e2e
 
@@ -32,29 +33,32 @@ DAG_BODY = """
 common = dict(hardware_tier_id="small", poll_interval=0.5)
 sync_job = DominoStartJobOperator(task_id="sync_job", command="python print_lines.py 2 0.1", **common)
 deferred_job = DominoStartJobOperator(
-    task_id="deferred_job", command="python print_lines.py 3 0.4", deferrable=True, tags=["secrets"], **common
+    task_id="deferred_job", command="UNTIL_DEFERRED; python print_lines.py 3 0.4", deferrable=True, tags=["secrets"],
+    **common
 )
 bearer_job = DominoStartJobOperator(
-    task_id="bearer_job", command="sleep 1; echo bearer", deferrable=True, domino_conn_id="domino_bearer", **common
+    task_id="bearer_job", command="UNTIL_DEFERRED; echo bearer", deferrable=True, domino_conn_id="domino_bearer",
+    **common
 )
 token_file_job = DominoStartJobOperator(
     task_id="token_file_job", command="echo token-file", domino_conn_id="domino_token_file", **common
 )
 failing_job = DominoStartJobOperator(
-    task_id="failing_job", command="sleep 1; echo about to fail >&2; exit 1", deferrable=True, **common
+    task_id="failing_job", command="UNTIL_DEFERRED; echo about to fail >&2; exit 1", deferrable=True, **common
 )
 wrong_key_job = DominoStartJobOperator(
     task_id="wrong_key_job", command="echo never", domino_conn_id="domino_wrong_key", **common
 )
 background = DominoStartJobOperator(
-    task_id="background", command="python print_lines.py 6 0.4", wait_for_completion=False,
+    task_id="background", command="UNTIL_DEFERRED; python print_lines.py 6 0.4", wait_for_completion=False,
     trigger_rule="all_done", **common
 )
 sensor = DominoJobSensor(
     task_id="sensor", job_id="{{ ti.xcom_pull(task_ids='background') }}", deferrable=True,
     poke_interval=0.5, fetch_logs=True,
 )
-# Last in line, so the sensor meets its job still running (dag.test runs ready tasks one at a time).
+# Last in line, after its job's start (dag.test runs ready tasks one at a time). Jobs marked UNTIL_DEFERRED
+# wait until their trigger has been serialized, so each of those tasks, and the sensor, really defers.
 [sync_job, deferred_job, bearer_job, token_file_job, failing_job, wrong_key_job] >> background >> sensor
 
 
@@ -132,14 +136,19 @@ def test_no_credential_leaks_anywhere(run_dag, private_emulator, tmp_path: Path,
     )
     serialized: list[Any] = []
     original_serialize = DominoJobTrigger.serialize
+    deferred = tmp_path / "deferred"
+    deferred.mkdir()
 
     def recording_serialize(self: DominoJobTrigger) -> Any:
         serialized.append(original_serialize(self))
+        (deferred / self.job_id).touch()  # the job's task has deferred: let the job go on
         return serialized[-1]
 
     monkeypatch.setattr(DominoJobTrigger, "serialize", recording_serialize)
+    # The emulator gives each job its id as DOMINO_RUN_ID (as Domino does).
+    until_deferred = until_file_exists(f"{deferred}/$DOMINO_RUN_ID")
 
-    result = run_dag("secrets_everywhere", DAG_BODY)
+    result = run_dag("secrets_everywhere", DAG_BODY.replace("UNTIL_DEFERRED", until_deferred))
 
     assert result.states() == {
         "sync_job": "success",
@@ -155,7 +164,15 @@ def test_no_credential_leaks_anywhere(run_dag, private_emulator, tmp_path: Path,
     auth_kinds = {entry["auth"] for entry in emulator.requests_log()}
     assert auth_kinds == {"api_key", "bearer", "invalid"}, auth_kinds  # every credential was really used
     assert "Invalid API key" in result.output and "about to fail" in result.output
-    assert len(serialized) >= 4  # deferred_job, bearer_job, failing_job, sensor
+    deferring = (
+        "deferred_job",
+        "bearer_job",
+        "failing_job",
+        "background",
+    )  # the sensor defers on background's
+    assert {kwargs["job_id"] for _, kwargs in serialized} == {
+        result.xcom(task, "job_id") for task in deferring
+    }
 
     # The careless task printed credentials on purpose; everything else must hold none, even unmasked.
     careless = [line for line in result.output.splitlines() if "[careless_dag_author]" in line]
