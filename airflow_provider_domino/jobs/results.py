@@ -1,0 +1,84 @@
+"""What a job hands back to Airflow besides its status: metrics, usage, commits, and why it waits.
+
+Small pure functions, shared by the operator's loop on a worker and by the trigger, so both show the
+same lines and decide the same way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.api.models import Job
+
+#: XCom key of the job's ``dominoStats``.
+STATS_XCOM_KEY = "domino_stats"
+
+
+def wait_reason_to_show(job: Job | None, last_shown: str | None) -> tuple[str | None, str | None]:
+    """Whether to log why a queued job waits: ``(line or None, what was last shown)``.
+
+    A line is due when the job is not finished, carries ``queuedJobStatusDetails``, and these read
+    differently from the last ones shown: once per change, never on every poll. A poll without
+    details (the job started, or a status check failed) keeps ``last_shown``, so details that come
+    back unchanged are not shown again.
+    """
+    if job is None or job.is_finished or job.queued_details is None:
+        return None, last_shown
+    text = job.queued_details.describe()
+    if text == last_shown:
+        return None, last_shown
+    return f"Domino job {job.id} is queued: {text}", text
+
+
+def domino_stats(job: Job) -> dict[str, Any]:
+    """XCom ``domino_stats``: the job's ``dominoStats``, numbers as numbers, anything else as text."""
+    return dict(job.domino_stats)
+
+
+def result_details(job: Job) -> dict[str, Any]:
+    """The result fields XCom ``job`` adds: usage, stage times, commits, git repos' ending commits."""
+    return {
+        "dominoStats": domino_stats(job),
+        "usage": job.usage.to_dict() if job.usage is not None else None,
+        "stageTimes": {
+            "submissionTime": job.submitted_at,
+            "startTime": job.started_at,
+            "completedTime": job.ended_at,
+        },
+        "inputCommitId": job.commit_id,
+        "outputCommitId": job.output_commit_id,
+        "gitRepos": [repo.to_dict() for repo in job.git_repos],
+    }
+
+
+def summary_lines(job: Job) -> list[str]:
+    """The final task-log summary of a finished job: one line per kind of result that is known."""
+    lines = [f"Domino job {job.id} ended {job.status_text}"]
+    times = [
+        f"{label} {value}"
+        for label, value in (
+            ("submitted", job.submitted_at),
+            ("started", job.started_at),
+            ("completed", job.ended_at),
+        )
+        if value
+    ]
+    if times:
+        lines.append("  stage times: " + ", ".join(times))
+    if job.commit_id or job.output_commit_id:
+        lines.append(
+            f"  commits: input {job.commit_id or 'unknown'}, output {job.output_commit_id or 'none'}"
+        )
+    for repo in job.git_repos:
+        ending = repo.ending_commit_id or "unknown commit"
+        branch = f" on {repo.ending_branch}" if repo.ending_branch else ""
+        lines.append(f"  git repo {repo.name}: ended at {ending}{branch}")
+    if job.usage is not None:
+        cpu = "unknown" if job.usage.cpu_percentage is None else f"{job.usage.cpu_percentage:g}%"
+        memory = "unknown" if job.usage.memory_gib is None else f"{job.usage.memory_gib:g} GiB"
+        lines.append(f"  usage: max CPU {cpu}, max memory {memory}")
+    if job.domino_stats:
+        stats = ", ".join(f"{name}={value}" for name, value in job.domino_stats.items())
+        lines.append(f"  domino_stats: {stats}")
+    return lines
