@@ -303,6 +303,9 @@ class JobRunner:
         self._watch(active)
 
     def _prepare_job_dir(self, job: Job) -> None:
+        ref = job.options.get("mainRepoGitRef")
+        if isinstance(ref, dict) and ref.get("refType") not in GIT_REF_TYPES:
+            raise ValueError(f"Unknown reference type '{ref.get('refType')}'")
         work = self.working_dir(job.id)
         if work.exists():
             shutil.rmtree(work)
@@ -315,8 +318,6 @@ class JobRunner:
         setup.append(f"Pulling image emulator/environment:{job.environment_id} ({revision}, already present)")
         ref = options.get("mainRepoGitRef")
         if isinstance(ref, dict):
-            if ref.get("refType") not in GIT_REF_TYPES:
-                raise ValueError(f"Unknown reference type '{ref.get('refType')}'")
             setup.append(f"Checking out git reference {ref.get('refType')} {ref.get('value') or ''}".rstrip())
         setup.append(f"Checking out commit {job.commit_id}")
         setup.extend(self._describe_cluster(options.get("computeCluster")))
@@ -556,7 +557,7 @@ class JobRunner:
             output_commit_id = job.commit_id
             ended_at = utc_now_iso()
             job.results_json = json.dumps(self._results(job, active, work, ended_at))
-            if work.is_dir():
+            if work.is_dir() and status != ERROR:  # a job that never ran commits nothing
                 output_commit_id = await asyncio.to_thread(self._commits.snapshot, work)
                 self._store.add_commit(output_commit_id, job.project_id, utc_now_iso(), job.id)
                 self._store.set_head(job.project_id, output_commit_id)
