@@ -6,7 +6,10 @@ same lines and decide the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_domino.jobs.cost import COST_XCOM_KEY, CostEstimate, PriceSheet, estimate_cost
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
@@ -82,3 +85,57 @@ def summary_lines(job: Job) -> list[str]:
         stats = ", ".join(f"{name}={value}" for name, value in job.domino_stats.items())
         lines.append(f"  domino_stats: {stats}")
     return lines
+
+
+class JobReport:
+    """What a task shows and pushes about its job besides the log: why it waits, and its results.
+
+    One per task instance. The operator's loop on a worker calls :meth:`show_wait_reason` with every
+    status it reads (the trigger does the same in deferred mode), and :meth:`finish` once, with the
+    final job details, on every path that ends the watch (success or failure).
+
+    :param log: where lines go (the task's logger).
+    :param push: ``push(key, value)`` for an XCom of the task (honouring ``do_xcom_push``).
+    """
+
+    def __init__(self, log: Any, push: Callable[[str, Any], None]) -> None:
+        self.log = log
+        self.push = push
+        self.last_wait_reason: str | None = None
+
+    def show_wait_reason(self, job: Job | None) -> None:
+        """Log why a queued job waits, once per change (see :func:`wait_reason_to_show`)."""
+        line, self.last_wait_reason = wait_reason_to_show(job, self.last_wait_reason)
+        if line:
+            self.log.info("%s", line)
+
+    def finish(self, job: Job, sheet: PriceSheet | None) -> CostEstimate | None:
+        """Log the results summary and the cost line; push ``domino_stats`` and ``domino_cost``.
+
+        :param sheet: the job's tiers and prices (``None``: unknown, and the cost line says so).
+        """
+        for line in summary_lines(job):
+            self.log.info("%s", line)
+        self.push(STATS_XCOM_KEY, domino_stats(job))
+        if sheet is None:
+            self.log.info(
+                "No cost estimate for Domino job %s: its hardware tier or its price is unknown", job.id
+            )
+            self.push(COST_XCOM_KEY, unknown_cost(job.id))
+            return None
+        estimate = estimate_cost(job, sheet)
+        self.log.info("%s", estimate.describe())
+        self.push(COST_XCOM_KEY, estimate.to_dict())
+        return estimate
+
+
+def unknown_cost(job_id: str) -> dict[str, Any]:
+    """XCom ``domino_cost`` when no tier price is known: the same keys, no figures."""
+    return {
+        "jobId": job_id,
+        "estimatedCents": None,
+        "estimatedDollars": None,
+        "runMinutes": None,
+        "parts": [],
+        "notes": ["the job's hardware tier or its price is unknown"],
+    }
