@@ -102,7 +102,8 @@ def test_a_queued_job_explains_why_once(run_dag, emulator, project_id, deferrabl
         emulator.stop_all_jobs()
     assert released.is_set()
     assert result.state("waits") == "success"
-    explanation = "Waiting for capacity on hardware tier GPU Small: all 16 of its run slots are in use"
+    slots = emulator.settings()["maxConcurrentPerTier"]
+    explanation = f"Waiting for capacity on hardware tier GPU Small: all {slots} of its run slots are in use"
     log = task_output(result.output, "waits")
     assert log.count(explanation) == 1, log
     assert "(expected wait: Until a run on this hardware tier finishes)" in log
