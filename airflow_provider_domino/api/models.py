@@ -333,6 +333,15 @@ class Job:
                 "endedAt": self.ended_at,
                 "tags": [{"id": tag.id, "name": tag.name} for tag in self.tags],
                 "goalIds": list(self.goal_ids),
+                "stageTimes": {
+                    "submissionTime": self.submitted_at,
+                    "startTime": self.started_at,
+                    "completedTime": self.ended_at,
+                },
+                "inputCommitId": self.commit_id,
+                "usage": self.usage.to_dict() if self.usage is not None else None,
+                "dominoStats": dict(self.domino_stats),
+                "gitRepos": [repo.to_dict() for repo in self.git_repos],
             }
         )
         return summary

@@ -497,6 +497,10 @@ class DominoHook(BaseHook):
         self._price_sheets[job_id] = sheet
         return sheet
 
+    def known_price_sheet(self, job_id: str) -> PriceSheet | None:
+        """The price sheet this hook already holds for ``job_id`` (from its start), without a request."""
+        return self._price_sheets.get(job_id)
+
     @cached_property
     def _tier_lists(self) -> dict[str, list[HardwareTier] | None]:
         return {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_domino.api.status import JobStatus
 from airflow_provider_domino.jobs.cost import COST_XCOM_KEY, CostEstimate, PriceSheet, estimate_cost
 
 if TYPE_CHECKING:
@@ -32,6 +33,21 @@ def wait_reason_to_show(job: Job | None, last_shown: str | None) -> tuple[str | 
     if text == last_shown:
         return None, last_shown
     return f"Domino job {job.id} is queued: {text}", text
+
+
+#: Statuses in which a job may be waiting for capacity (``queuedJobStatusDetails`` explains why).
+QUEUED_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PENDING, JobStatus.SCHEDULED})
+
+
+def wait_reason_needs_details(job: Job | None) -> bool:
+    """Whether a status read from the job list (whose items have no ``queuedJobStatusDetails``) must be
+    followed by a read of the job's details to know why it waits: only while the job is queued."""
+    return (
+        job is not None
+        and not job.is_finished
+        and job.status in QUEUED_STATUSES
+        and job.queued_details is None
+    )
 
 
 def domino_stats(job: Job) -> dict[str, Any]:
