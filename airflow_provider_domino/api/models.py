@@ -306,7 +306,7 @@ class Job:
         """The status as the server spelled it, for messages (``Unknown`` when it sent none)."""
         return self.raw_status or self.status.value
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, project_id: str | None = None) -> dict[str, Any]:
         """JSON-ready summary for XCom ``job``.
 
         The keys DAGs written for 0.1 read (``status`` as a string, ``commitId``, ``outputCommitId``,
@@ -317,7 +317,7 @@ class Job:
         summary.update(
             {
                 "id": self.id,
-                "projectId": self.project_id,
+                "projectId": self.project_id or project_id,
                 "number": self.number,
                 "status": self.status_text,
                 "isCompleted": self.is_finished,

@@ -50,8 +50,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: How many of a project's most recent jobs are searched for an idempotency key.
+#: How many of a project's newest jobs (of any status) are searched for an idempotency key; its active
+#: jobs are searched to the end (see :meth:`DominoHook.find_job_by_keys`).
 IDEMPOTENCY_SCAN_LIMIT = 500
+#: Jobs asked for per page of the active-jobs search.
+IDEMPOTENCY_PAGE_SIZE = 500
+#: Most pages of active jobs searched for a key (100,000 jobs): a bound no real project reaches.
+IDEMPOTENCY_MAX_ACTIVE_PAGES = 200
 #: Pages per log stream read for the tail shown in a failure message.
 RECENT_LOG_PAGES = 3
 #: Bytes of a text log read for the tail shown in a failure message.
@@ -229,14 +234,12 @@ class DominoHook(BaseHook):
         status_filter: str | None = None,
         offset: int = 0,
         limit: int = 50,
-        status: str | None = None,
     ) -> JobPage:
         """One page of a project's jobs, newest first (``GET /api/jobs/beta/jobs``).
 
         :param status_filter: ``all``, ``queued``, ``running``, ``completed``, ``archived`` or ``active``.
-        :param status: the 0.1 name of ``status_filter``.
         """
-        chosen = status_filter or status
+        chosen = status_filter
         try:
             call = endpoints.list_jobs(
                 self.project_id_or_default(project_id),
@@ -425,13 +428,54 @@ class DominoHook(BaseHook):
     def find_job_by_keys(
         self, keys: Collection[str], project_id: str | None = None, *, active_only: bool = False
     ) -> Job | None:
-        """The most recent of the project's last ``IDEMPOTENCY_SCAN_LIMIT`` jobs carrying one of ``keys``."""
+        """The newest job of the project whose title carries one of ``keys``, or ``None``.
+
+        Two reads, because a key may belong to a job that runs or to one that already ended (a previous
+        try's job that succeeded is reused; one that failed makes the next try start afresh; a job
+        created by an ambiguous start may end within seconds):
+
+        1. the project's ``IDEMPOTENCY_SCAN_LIMIT`` newest jobs of any status, newest first: where a
+           job started moments or minutes ago is found, whatever its status (skipped with
+           ``active_only``);
+        2. then every *active* job, paged to the end (``statusFilter=active``): a running job is never
+           missed, however busy the project. Active jobs older than the first window are older than
+           anything in it, so "newest first" holds across both reads.
+
+        An ended job older than the newest ``IDEMPOTENCY_SCAN_LIMIT`` is not found: its try is then
+        treated as having left no job (a failed or stopped job gives the same answer; a succeeded one is
+        run again rather than reused). The active read stops after ``IDEMPOTENCY_MAX_ACTIVE_PAGES``
+        pages, with a warning.
+
+        :param active_only: ignore jobs that already ended.
+        """
         wanted = set(keys)
-        for index, job in enumerate(self.iter_jobs(project_id, page_size=100)):
-            if index >= IDEMPOTENCY_SCAN_LIMIT:
+        if not wanted:
+            return None
+        if not active_only:
+            for index, job in enumerate(self.iter_jobs(project_id, status_filter="all", page_size=100)):
+                if index >= IDEMPOTENCY_SCAN_LIMIT:
+                    break
+                if key_in_title(job.title) in wanted:
+                    return job
+        pages = 0
+        offset: int | None = 0
+        while offset is not None:
+            if pages >= IDEMPOTENCY_MAX_ACTIVE_PAGES:
+                log.warning(
+                    "Searched %d pages of active jobs of project %s for a job key without reaching the "
+                    "end; a job beyond them is not found",
+                    pages,
+                    project_id,
+                )
                 break
-            if key_in_title(job.title) in wanted and not (active_only and job.is_finished):
-                return job
+            page = self.list_jobs(
+                project_id, status_filter="active", offset=offset, limit=IDEMPOTENCY_PAGE_SIZE
+            )
+            pages += 1
+            for job in page.jobs:
+                if key_in_title(job.title) in wanted and not job.is_finished:
+                    return job
+            offset = page.next_offset
         return None
 
     def resolve_hardware_tier(self, tier: str, project_id: str | None = None) -> str:
@@ -605,11 +649,6 @@ class DominoHook(BaseHook):
         return await self._async.send(
             endpoints.list_jobs(project_id, status_filter=status_filter, offset=offset, limit=limit)
         )
-
-    async def aget_job_log_tail(self, job_id: str, offset: int = 0, max_bytes: int | None = None) -> LogChunk:
-        """Async :meth:`get_job_log_tail`."""
-        await self.aresolve_settings()
-        return await self._async.send(endpoints.get_job_log_tail(job_id, offset, max_bytes))
 
     async def astream_log(self, poll: LogPoll, emit: Callable[[str], None]) -> LogCursor:
         """Async :meth:`stream_log`; yields to the event loop between slices of each page."""

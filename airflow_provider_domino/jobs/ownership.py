@@ -41,9 +41,13 @@ only the job-status rules protect a clear.
 
 **Where the previous try's job id comes from.** ``task_state_store`` (Airflow 3.3+) when the context has
 one: it survives retries and clears. Otherwise (or when the stored job is not the latest try's) the
-idempotency keys: every try puts its own key in the job title (:func:`try_key`), so the project's recent
-jobs are searched for the keys of the earlier tries of this epoch. XCom cannot serve: Airflow deletes a
-task's XComs when a new try starts.
+idempotency keys: every try puts its own key in the job title (:func:`try_key`), so the project's jobs
+are searched for the keys of the earlier tries of this epoch: all of its active jobs (a running job is
+never missed, however busy the project) and its newest jobs of any status (a job that ended: reused when
+it succeeded, replaced when it failed). The search uses the project the task resolved, also when it was
+given as ``project="owner/name"``. XCom cannot serve: Airflow deletes a task's XComs when a new try
+starts. A try resumed after its deferral failed asks :func:`owned_job_id`, which reads the same
+sources in the order that suits it.
 """
 
 from __future__ import annotations
@@ -195,7 +199,8 @@ class JobLookup(Protocol):
         """The job; raises ``DominoNotFoundError`` when Domino answers 404."""
 
     def find_job_by_keys(self, keys: Collection[str], project_id: str | None = None) -> Job | None:
-        """The newest recent job of the project whose title carries one of ``keys``."""
+        """The newest job of the project whose title carries one of ``keys``: among its recent jobs of any
+        status and all of its active jobs (``DominoHook.find_job_by_keys``)."""
 
 
 def find_previous_job(
@@ -248,6 +253,36 @@ def claim(
         identity, lookup, stored_job_id=stored_job_id, project_id=project_id, reuse_succeeded=reuse_succeeded
     )
     return decide(identity, previous, reuse_succeeded=reuse_succeeded)
+
+
+def owned_job_id(
+    context: Mapping[str, Any], identity: TryIdentity, lookup: JobLookup, *, project_id: str | None
+) -> str | None:
+    """The job this try owns, for a try resumed after its deferral failed (it remembers nothing).
+
+    Asked in this order, the first answer wins:
+
+    1. ``task_state_store`` (Airflow 3.3+): the try recorded its job there before deferring;
+    2. the task's ``job_id`` XCom: a resumed try keeps the XComs its earlier part pushed;
+    3. the project's jobs carrying *this try's* key (its title): the job this try started. Searched in
+       ``project_id``, the project the task resolved (``project="owner/name"`` included); without one,
+       this step is skipped. A Domino error here means "not found": the caller is already failing.
+    """
+    from airflow_provider_domino.api.errors import DominoError
+
+    recorded = stored_job_id(context)
+    if not recorded:
+        ti = context.get("ti")
+        if ti is not None:
+            recorded = ti.xcom_pull(task_ids=ti.task_id, key="job_id", map_indexes=ti.map_index)
+    if not recorded and project_id:
+        try:
+            job = lookup.find_job_by_keys([identity.key()], project_id)
+        except DominoError as err:
+            log.warning("Could not search project %s for this try's Domino job: %s", project_id, err)
+            job = None
+        recorded = job.id if job is not None else None
+    return str(recorded) if recorded else None
 
 
 def stored_job_id(context: Mapping[str, Any]) -> str | None:

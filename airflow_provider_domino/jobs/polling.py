@@ -36,6 +36,31 @@ def poll_delay(poll_interval: float, watched_for: float, draw: float, *, spread:
     return delay * (1 - JITTER * draw)
 
 
+def check_delay(
+    *,
+    poll_interval: float,
+    now: float,
+    watch_started_at: float,
+    deadline: float | None,
+    draw: float,
+    spread: bool = False,
+) -> float:
+    """The wait before the next status check: :func:`poll_delay`, never past ``deadline``.
+
+    The one schedule of every watch: the worker loop and the sensor (through
+    :func:`~airflow_provider_domino.jobs.watching.watch_step`) and a trigger telling the project's
+    status watcher how often it wants news all ask here.
+
+    :param now: epoch seconds.
+    :param watch_started_at: epoch seconds when watching began.
+    :param deadline: epoch seconds when the watch ends; ``None`` for no limit.
+    """
+    delay = poll_delay(poll_interval, now - watch_started_at, draw, spread=spread)
+    if deadline is not None:
+        delay = max(0.0, min(delay, deadline - now))
+    return delay
+
+
 def next_poll_delay(poll_interval: float, watched_for: float) -> float:
     """:func:`poll_delay` with a fresh random draw."""
     return poll_delay(poll_interval, watched_for, random.random())

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_provider_domino.jobs.polling import poll_delay
+from airflow_provider_domino.jobs.polling import check_delay
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
@@ -87,7 +87,7 @@ def watch_step(
     :param jitter: a draw in ``[0, 1)`` that shortens the wait by up to ``JITTER`` (callers pass
         ``random.random()``), so triggers started together drift apart.
     :param spread: this is the watcher's first step since it (re)started: the wait is spread over the
-        whole interval (see :func:`~airflow_provider_domino.jobs.polling.poll_delay`).
+        whole interval (see :func:`~airflow_provider_domino.jobs.polling.check_delay`).
     """
     warning = None
     if job is not None and job.is_finished:  # ``isCompleted`` decides when the server sends it
@@ -101,7 +101,12 @@ def watch_step(
         warning = f"{error}; will check again"
     if deadline is not None and now >= deadline:
         return Outcome(TIMEOUT, "did not finish before its deadline", job)
-    delay = poll_delay(poll_interval, now - watch_started_at, jitter, spread=spread)
-    if deadline is not None:
-        delay = max(0.0, min(delay, deadline - now))
+    delay = check_delay(
+        poll_interval=poll_interval,
+        now=now,
+        watch_started_at=watch_started_at,
+        deadline=deadline,
+        draw=jitter,
+        spread=spread,
+    )
     return Continue(delay, warning)

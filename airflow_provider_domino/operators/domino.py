@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseOperator
 
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
     from airflow_provider_domino.hooks.domino import DominoHook
     from airflow_provider_domino.integrations.assets import SucceededJob
-    from airflow_provider_domino.jobs.log_cursor import LogCursor
+    from airflow_provider_domino.jobs.log_stream import LogFollower
     from airflow_provider_domino.jobs.ownership import TryIdentity
 
 #: What Airflow passes as ``next_method`` when it fails a deferred task itself (``BaseOperator`` constant).
@@ -42,7 +41,7 @@ TRIGGER_FAIL_REPR = "__fail__"
 #: (which stops the job) always fires first.
 DEFER_TIMEOUT_GRACE = 60.0
 
-#: Log lines quoted in the message of a failed task.
+#: Log lines quoted in the message of a failed task (as many as a log follower keeps).
 RECENT_LINES = 20
 #: How far before a job's end its log is read for those lines when none were shown.
 TAIL_WINDOW_NANOS = 120 * 1_000_000_000
@@ -158,10 +157,8 @@ class DominoStartJobOperator(BaseOperator):
         #: The project the job runs in: published job details do not name it, so it is kept from the
         #: claim and passed on (stop, tags, trigger, link, XCom ``job``).
         self.job_project_id: str | None = None
-        #: How much of the job log was shown (a :class:`~airflow_provider_domino.jobs.log_cursor.LogCursor`).
-        self._log_cursor: LogCursor | None = None
-        #: The last lines shown, for the failure message.
-        self._recent_lines: deque[str] = deque(maxlen=RECENT_LINES)
+        #: How much of the job log was shown, and its last lines (for the failure message).
+        self._log_follower: LogFollower | None = None
         self._final_job: Job | None = None
 
     # --- helpers -----------------------------------------------------------------------------
@@ -201,8 +198,14 @@ class DominoStartJobOperator(BaseOperator):
         return f"Airflow {ti.dag_id}.{ti.task_id}{suffix} run {ti.run_id}"
 
     def _publish(self, context: Context, job_id: str) -> None:
+        """XCom ``job_id``, ``project_id`` and ``job_url`` as soon as the job is known, before waiting.
+
+        ``project_id`` lets a ``DominoJobSensor(job_id=start.output)`` downstream learn the project (the
+        published job details do not name it) and share its project's status polling.
+        """
         self.job_id = job_id
         self._push(context, "job_id", job_id)
+        self._push(context, "project_id", self.job_project_id)
         context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(job_id, self.job_project_id))
 
     def _deadline(self, job: Job, context: Context) -> float | None:
@@ -308,10 +311,10 @@ class DominoStartJobOperator(BaseOperator):
         deadline = self._deadline(job, context)
         watch_started = time.time()
         current: Job | None = job
-        error: DominoError | None = None
+        error: Exception | None = None
         while True:
             if current is not None:
-                self._stream_logs(job.id, final=current.is_finished)
+                self._follow_log(current)
             step = watch_step(
                 job=current,
                 error=error,
@@ -341,14 +344,13 @@ class DominoStartJobOperator(BaseOperator):
         message: str,
         *,
         retryable: bool,
-        stopped: bool = False,
         job: Job | None = None,
     ) -> str:
         """Turn how the watch ended (worker loop or trigger event) into the task's outcome.
 
         :param job: the job as the watch last saw it, if it is current; fetched otherwise.
         """
-        from airflow_provider_domino.api.errors import DominoError, DominoJobTimeoutError
+        from airflow_provider_domino.api.errors import DominoError
         from airflow_provider_domino.jobs.watching import FAILED, SUCCESS, TIMEOUT
 
         if kind == SUCCESS:
@@ -356,16 +358,32 @@ class DominoStartJobOperator(BaseOperator):
         if kind == FAILED:
             self._finish(context, job or self.hook.get_job(job_id))
         if kind == TIMEOUT:
-            if not stopped:
-                self.hook.stop_job(job_id, self._job_project_id())
-            if "stopped" not in message:
-                message = f"Domino job {job_id} did not finish within its timeout; it was stopped"
-            raise DominoJobTimeoutError(job_id, "Stopped", message, self._log_tail(job_id))
+            self._stop_at_deadline(job_id)
         if not retryable:
             from airflow_provider_domino._compat import AirflowFailException
 
             raise AirflowFailException(message)
         raise DominoError(message)
+
+    def _stop_at_deadline(self, job_id: str) -> NoReturn:
+        """The one place a job is stopped for passing its deadline (the operator's ``timeout`` or the
+        task's ``execution_timeout``), on the worker or after the trigger reported it; then fail.
+
+        The trigger only reports the deadline: a sensor's trigger must leave the job running, and one
+        place to stop keeps one message and one way to handle a stop that fails.
+        """
+        from airflow_provider_domino.api.errors import DominoError, DominoJobTimeoutError
+
+        message = f"Domino job {job_id} did not finish before its deadline"
+        try:
+            self.hook.stop_job(job_id, self._job_project_id())
+        except DominoError as err:
+            self.log.error("Domino job %s passed its deadline; stopping it failed: %s", job_id, err)
+            message += f"; stopping it failed: {err}"
+        else:
+            self.log.warning("Domino job %s passed its deadline and was stopped", job_id)
+            message += "; it was stopped"
+        raise DominoJobTimeoutError(job_id, "Stopped", message, self._log_tail(job_id))
 
     def _succeed(self, context: Context, job: Job) -> str:
         """Record the final job details (XCom ``job``) and return the job id (XCom ``return_value``)."""
@@ -376,9 +394,7 @@ class DominoStartJobOperator(BaseOperator):
 
     def _job_summary(self, job: Job) -> dict[str, Any]:
         """XCom ``job``: the job's details, with the project it runs in (published jobs omit it)."""
-        summary = job.to_dict()
-        summary["projectId"] = summary.get("projectId") or self.job_project_id
-        return summary
+        return job.to_dict(project_id=self.job_project_id)
 
     def _push(self, context: Context, key: str, value: Any) -> None:
         """An XCom of this task, unless the DAG author turned them off with ``do_xcom_push=False``."""
@@ -422,23 +438,22 @@ class DominoStartJobOperator(BaseOperator):
         job = self._final_job
         return operator_lineage(self._succeeded_job(job) if job is not None else None)
 
-    def _stream_logs(self, job_id: str, *, final: bool) -> None:
-        if not self.fetch_logs:
-            return
-        from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.jobs.log_cursor import LogPoll
+    def _follower(self, job_id: str) -> LogFollower:
+        """How much of this job's log was shown (one per job; made on first use)."""
+        follower = self._log_follower
+        if follower is None or follower.job_id != job_id:
+            from airflow_provider_domino.jobs.log_stream import LogFollower
 
-        def emit(line: str) -> None:
-            self.log.info("[%s] %s", job_id, line)
-            self._recent_lines.append(line)
+            def emit(line: str) -> None:
+                self.log.info("[%s] %s", job_id, line)
 
-        poll = LogPoll(job_id, self._log_cursor, final=final)
-        try:
-            self.hook.stream_log(poll, emit)
-        except DominoError as err:  # logs are a convenience: never fail the task over them
-            self.log.warning("Could not fetch the log of Domino job %s: %s", job_id, err)
-        finally:
-            self._log_cursor = poll.cursor  # every line emitted so far, even after a failed page
+            follower = self._log_follower = LogFollower(job_id, emit, log=self.log, recent_lines=RECENT_LINES)
+        return follower
+
+    def _follow_log(self, job: Job) -> None:
+        """New log lines into the task log (see :mod:`~airflow_provider_domino.jobs.log_stream`)."""
+        if self.fetch_logs:
+            self._follower(job.id).follow(self.hook.stream_log, job)
 
     def _finish(self, context: Context, job: Job) -> None:
         """Raise with the log tail unless the job succeeded."""
@@ -459,8 +474,9 @@ class DominoStartJobOperator(BaseOperator):
         from airflow_provider_domino.jobs.log_cursor import timestamp_nanos
         from airflow_provider_domino.jobs.log_lines import last_lines
 
-        if self._recent_lines:
-            return last_lines("\n".join(self._recent_lines), lines)
+        shown = self._log_follower.recent if self._log_follower is not None else ()
+        if shown:
+            return last_lines("\n".join(shown), lines)
         ended = timestamp_nanos(job.ended_at) if job is not None and job.ended_at else None
         since = ended - TAIL_WINDOW_NANOS if ended else None
         try:
@@ -474,7 +490,7 @@ class DominoStartJobOperator(BaseOperator):
         if not job.is_finished:
             job = self.hook.get_job(job.id)
         if job.is_finished:
-            self._stream_logs(job.id, final=True)
+            self._follow_log(job)
             self._finish(context, job)
             return self._succeed(context, job)
         self._defer(job, context)
@@ -495,7 +511,7 @@ class DominoStartJobOperator(BaseOperator):
                 "task failed or success, or clearing it while it is deferred, leaves Domino job %s running",
                 job.id,
             )
-        cursor = self._log_cursor.to_json() if self._log_cursor is not None else None
+        cursor = self._log_follower.cursor.to_json() if self._log_follower is not None else None
         if self.fetch_logs:
             DominoJobTrigger.record_log_cursor(context, cursor)
         self.defer(
@@ -524,48 +540,33 @@ class DominoStartJobOperator(BaseOperator):
             job_id = payload["job_id"]
             self.job_id = job_id
             self.job_project_id = payload.get("project_id") or self.job_project_id
-            self._log_cursor = LogCursor.from_json(payload.get("log_cursor", payload.get("log_offset")))
-            self._recent_lines.extend(str(line) for line in payload.get("log_tail") or ())
+            follower = self._follower(job_id)
+            follower.cursor = LogCursor.from_json(payload.get("log_cursor"))
+            follower.recent.extend(str(line) for line in payload.get("log_tail") or ())
             return self._conclude(
                 context,
                 job_id,
                 payload["status"],
                 payload["message"],
                 retryable=payload.get("retryable", True) is not False,
-                stopped=bool(payload.get("job_stopped")),
             )
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """Stop the job when Airflow fails the deferral itself (trigger timed out or crashed), then fail."""
+        """Stop the job when Airflow fails the deferral itself (trigger timed out or crashed), then fail.
+
+        A resumed try remembers nothing: which job it owns is :func:`~airflow_provider_domino.jobs.
+        ownership.owned_job_id`'s answer, searched in the project this task resolves.
+        """
         if next_method == TRIGGER_FAIL_REPR:
-            job_id = self._recorded_job_id(context)
+            from airflow_provider_domino.jobs.ownership import owned_job_id
+
+            project_id = self._job_project_id()
+            job_id = owned_job_id(context, self._identity(context), self.hook, project_id=project_id)
             if job_id:
                 self.job_id = job_id
                 self.log.warning("The deferral of Domino job %s failed; stopping the job", job_id)
-                self._job_project_id()
                 self.on_kill()
         return super().resume_execution(next_method, next_kwargs, context)
-
-    def _recorded_job_id(self, context: Context) -> str | None:
-        """The job this try owns, as recorded before deferring (a resumed task has no memory of it).
-
-        ``task_state_store`` first, then the ``job_id`` XCom (a resumed try keeps its XComs), then the
-        project's jobs carrying this try's key.
-        """
-        from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.jobs.ownership import stored_job_id
-
-        recorded = stored_job_id(context)
-        if not recorded:
-            ti = context["ti"]
-            recorded = ti.xcom_pull(task_ids=ti.task_id, key="job_id", map_indexes=ti.map_index)
-        if not recorded:
-            try:
-                job = self.hook.find_job_by_keys([self._identity(context).key()], self.project_id)
-            except DominoError:
-                job = None
-            recorded = job.id if job is not None else None
-        return str(recorded) if recorded else None
 
     def on_kill(self) -> None:
         """The task was killed: stop the Domino job it owns, within a short, bounded time."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
+    from airflow_provider_domino.jobs.log_cursor import LogCursor
 
 TRIGGER_PATH = "airflow_provider_domino.triggers.domino.DominoJobTrigger"
 
@@ -52,19 +52,26 @@ class DominoJobTrigger(BaseTrigger):
     rebuilt trigger does not show lines again; only after a triggerer crash can the lines of one poll be
     shown twice. Nothing is ever skipped. What each status check means (transient
     error, deadline, end) is decided by :func:`~airflow_provider_domino.jobs.watching.watch_step`, shared
-    with the worker loop; a log endpoint error is logged and never ends the watch. All triggers in one
-    triggerer share one keep-alive HTTP client (without cookies).
+    with the worker loop; the log is read by :class:`~airflow_provider_domino.jobs.log_stream.LogFollower`,
+    shared with the operator and the sensor, and a log endpoint error never ends the watch. All triggers
+    in one triggerer share one keep-alive HTTP client (without cookies).
+
+    With ``project_id`` the job's status comes from the project's status watcher (one list request per
+    project and round for every trigger of the triggerer,
+    :mod:`~airflow_provider_domino.jobs.status_watcher`); without it, from the job's own route.
+
+    At the deadline the trigger fires a ``timeout`` event and leaves the job alone: the operator stops it
+    when it resumes (the one place that stops a job at its deadline); a sensor leaves it running.
 
     :param job_id: the Domino job to watch.
     :param domino_conn_id: Airflow connection id (never a secret).
     :param poll_interval: the longest wait between status checks, in seconds.
-    :param deadline: epoch seconds after which the job is stopped and a ``timeout`` event fires.
+    :param deadline: epoch seconds after which a ``timeout`` event fires.
     :param log_cursor: how much of the job log was already streamed
         (:meth:`LogCursor.to_json <airflow_provider_domino.jobs.log_cursor.LogCursor.to_json>`).
-    :param log_offset: the 0.1 form of the cursor (bytes of a text log); read when ``log_cursor`` is absent.
     :param fetch_logs: stream new log lines into the task log while waiting.
-    :param project_id: the job's project, sent with a stop (published job details do not name it).
-    :param stop_on_timeout: stop the Domino job at the deadline (operators); sensors leave it alone.
+    :param project_id: the job's project: its status watcher is joined, and a kill's stop names it
+        (published job details do not name their project).
     :param task_key: ``dag_id``, ``task_id``, ``run_id``, ``map_index`` of the deferred task, where the
         log cursor is checkpointed (the triggerer also knows it; ``dag.test()`` does not).
     :param watch_started_at: epoch seconds when watching began; checks start 2 s apart and slow down
@@ -77,33 +84,45 @@ class DominoJobTrigger(BaseTrigger):
         domino_conn_id: str = "domino_default",
         poll_interval: float = 30.0,
         deadline: float | None = None,
-        log_offset: int = 0,
         fetch_logs: bool = True,
         project_id: str | None = None,
-        stop_on_timeout: bool = True,
         watch_started_at: float | None = None,
         task_key: dict[str, Any] | None = None,
         log_cursor: dict[str, Any] | None = None,
     ) -> None:
         from airflow_provider_domino.jobs.log_cursor import LogCursor
+        from airflow_provider_domino.jobs.log_stream import LogFollower
 
         super().__init__()
         self.job_id = job_id
         self.domino_conn_id = domino_conn_id
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
-        self.log_cursor = LogCursor.from_json(log_cursor if log_cursor is not None else int(log_offset or 0))
         self.fetch_logs = fetch_logs
         self.project_id = project_id
-        self.stop_on_timeout = stop_on_timeout
         self.watch_started_at = watch_started_at
         self.task_key = task_key
-        self._checkpointed_cursor = self.log_cursor
+        self._log_follower = LogFollower(
+            job_id,
+            self._show_line,
+            LogCursor.from_json(log_cursor),
+            log=self.log,
+            recent_lines=EVENT_LOG_TAIL_LINES,
+        )
+        self._checkpointed_cursor = self._log_follower.cursor
         self._checkpointed_at = 0.0
-        self._last_log_error: str | None = None
-        self._recent_lines: deque[str] = deque(maxlen=EVENT_LOG_TAIL_LINES)
-        #: The most log entries the server has returned in one page (a shorter page is caught up).
-        self._log_full_page = 0
+
+    @property
+    def log_cursor(self) -> LogCursor:
+        """How much of the job log has been shown."""
+        return self._log_follower.cursor
+
+    @log_cursor.setter
+    def log_cursor(self, cursor: LogCursor) -> None:
+        self._log_follower.cursor = cursor
+
+    def _show_line(self, line: str) -> None:
+        self.log.info("[%s] %s", self.job_id, line)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -116,7 +135,6 @@ class DominoJobTrigger(BaseTrigger):
                 "log_cursor": self.log_cursor.to_json(),
                 "fetch_logs": self.fetch_logs,
                 "project_id": self.project_id,
-                "stop_on_timeout": self.stop_on_timeout,
                 "watch_started_at": self.watch_started_at,
                 "task_key": self.task_key,
             },
@@ -129,7 +147,6 @@ class DominoJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.jobs.log_cursor import may_have_new_lines
         from airflow_provider_domino.jobs.watching import TIMEOUT, Outcome, watch_step
 
         hook = self._hook()
@@ -142,28 +159,30 @@ class DominoJobTrigger(BaseTrigger):
         try:
             while True:
                 job: Job | None = None
-                error: DominoError | None = None
-                try:
+                error: Exception | None = None
+                if watch is not None:
                     # Coalesced: the status the project's watcher last saw (``None`` before its first
-                    # round); otherwise this job's own route.
-                    job = watch.take() if watch is not None else await hook.aget_job(self.job_id)
-                    if job is not None:
-                        self.project_id = self.project_id or job.project_id  # a flat job names it
-                except DominoError as err:
-                    error = err
+                    # round), or the error its round met; any exception the watcher delivers is judged
+                    # by the watch step (transient unless no retry can fix it).
+                    try:
+                        job = watch.take()
+                    except Exception as err:
+                        error = err
+                else:
+                    try:
+                        job = await hook.aget_job(self.job_id)
+                    except DominoError as err:
+                        error = err
+                if job is not None:
+                    self.project_id = self.project_id or job.project_id  # a flat job names it
                 # The first read of a running job's log waits for the first (spread) wait: at the first
                 # status the job has barely started, and reading then would cost every trigger one
                 # extra request per job. An ended job's log is always finished at once.
-                if (
-                    self.fetch_logs
-                    and job is not None
-                    and (job.is_finished or not first_step)
-                    and may_have_new_lines(job)
-                ):
-                    await self._stream_logs(hook, final=job.is_finished)
-                if job is None and error is None:  # no round has seen the job yet
+                if self.fetch_logs and job is not None and (job.is_finished or not first_step):
+                    await self._follow_log(hook, job)
+                if job is None and error is None and watch is not None:  # no round has seen the job yet
                     if self.deadline is not None and time.time() >= self.deadline:
-                        yield await self._timeout(hook)
+                        yield self._timeout()
                         return
                     await watch.wait(self._desired_delay())
                     continue
@@ -181,11 +200,10 @@ class DominoJobTrigger(BaseTrigger):
                 first_step = False
                 if isinstance(step, Outcome):
                     if step.kind == TIMEOUT:
-                        yield await self._timeout(hook)
+                        yield self._timeout()
                     elif step.job is not None:
                         ended = step.job
-                        summary = ended.to_dict()
-                        summary["projectId"] = summary.get("projectId") or self.project_id
+                        summary = ended.to_dict(project_id=self.project_id)
                         yield self._event(step.kind, step.message, job_status=ended.status_text, job=summary)
                     else:
                         yield self._event(step.kind, step.message, retryable=step.retryable)
@@ -215,34 +233,21 @@ class DominoJobTrigger(BaseTrigger):
 
     def _desired_delay(self) -> float:
         """Seconds this trigger wants between status checks from now on (the watcher's rounds follow
-        the most eager trigger), never past the deadline."""
-        from airflow_provider_domino.jobs.polling import next_poll_delay
+        the most eager trigger): the watch's one schedule, never past the deadline."""
+        from airflow_provider_domino.jobs.polling import check_delay
 
         now = time.time()
-        delay = next_poll_delay(self.poll_interval, now - (self.watch_started_at or now))
-        if self.deadline is None:
-            return delay
-        return max(0.0, min(delay, self.deadline - now))
+        return check_delay(
+            poll_interval=self.poll_interval,
+            now=now,
+            watch_started_at=self.watch_started_at or now,
+            deadline=self.deadline,
+            draw=random.random(),
+        )
 
-    async def _stream_logs(self, hook: Any, *, final: bool) -> None:
+    async def _follow_log(self, hook: Any, job: Job) -> None:
         """New log lines into the task log, then a checkpoint. Never raises: logs never decide the outcome."""
-        from airflow_provider_domino.api.errors import DominoError
-        from airflow_provider_domino.jobs.log_cursor import LogPoll
-
-        def emit(line: str) -> None:
-            self.log.info("[%s] %s", self.job_id, line)
-            self._recent_lines.append(line)
-
-        poll = LogPoll(self.job_id, self.log_cursor, final=final, full_page=self._log_full_page)
-        try:
-            await hook.astream_log(poll, emit)
-        except DominoError as err:
-            if str(err) != self._last_log_error:  # once per distinct error, not once per poll
-                self.log.warning("Could not fetch the log of Domino job %s: %s", self.job_id, err)
-                self._last_log_error = str(err)
-        finally:
-            self.log_cursor = poll.cursor  # every line emitted so far, even after a failed page
-            self._log_full_page = poll.full_page
+        await self._log_follower.afollow(hook.astream_log, job)
         if time.monotonic() - self._checkpointed_at >= LOG_CHECKPOINT_INTERVAL:
             await self._checkpoint()
 
@@ -311,20 +316,10 @@ class DominoJobTrigger(BaseTrigger):
                 return
             self.log.warning("Could not checkpoint the log cursor of Domino job %s: %r", self.job_id, err)
 
-    async def _timeout(self, hook: Any) -> TriggerEvent:
-        from airflow_provider_domino.api.errors import DominoError
-
-        stopped = False
-        if self.stop_on_timeout:
-            try:
-                await hook.astop_job(self.job_id, self.project_id)
-                stopped = True
-                self.log.warning("Domino job %s passed its deadline and was stopped", self.job_id)
-            except DominoError as err:
-                self.log.error("Domino job %s passed its deadline; stopping it failed: %s", self.job_id, err)
-        message = f"Domino job {self.job_id} did not finish before its deadline"
-        message += "; it was stopped" if stopped else ""
-        return self._event(TIMEOUT, message, job_stopped=stopped)
+    def _timeout(self) -> TriggerEvent:
+        """The deadline passed first. The job is left alone here: the operator stops it when it resumes
+        (``DominoStartJobOperator._stop_at_deadline``); a sensor never stops the job it watches."""
+        return self._event(TIMEOUT, f"Domino job {self.job_id} did not finish before its deadline")
 
     def _event(self, status: str, message: str, **extra: Any) -> TriggerEvent:
         payload = {
@@ -334,8 +329,7 @@ class DominoJobTrigger(BaseTrigger):
             "message": message,
             "project_id": self.project_id,
             "log_cursor": self.log_cursor.to_json(),
-            "log_offset": self.log_cursor.byte_offset,
-            "log_tail": [line[:EVENT_LOG_TAIL_CHARS] for line in self._recent_lines],
+            "log_tail": [line[:EVENT_LOG_TAIL_CHARS] for line in self._log_follower.recent],
         }
         payload.update(extra)
         return TriggerEvent(payload)

@@ -16,6 +16,7 @@ from airflow_provider_domino.jobs.ownership import (
     TryIdentity,
     claim,
     decide,
+    owned_job_id,
     record_job_id,
     stored_job_id,
     submit_exactly_once,
@@ -58,6 +59,7 @@ class FakeDomino:
         from airflow_provider_domino.jobs.idempotency import key_in_title
 
         self.searches.append(list(keys))
+        self.searched_in = project_id
         for found in reversed(self.jobs):  # newest first, like the list endpoint
             if key_in_title(found.title) in set(keys):
                 return found
@@ -276,3 +278,56 @@ def test_state_store_round_trip_and_absence():
     assert stored_job_id({"task_state_store": store}) == "j1" and store == {STATE_KEY: "j1"}
     assert stored_job_id({}) is None
     record_job_id({}, "j1")  # Airflow without task_state_store: nothing to do, no error
+
+
+# --- a resumed try (its deferral failed): which job it owns ---------------------------------------
+
+
+class ResumedTi:
+    """A resumed task instance: its XComs are those its earlier part pushed."""
+
+    task_id, map_index = "task", -1
+
+    def __init__(self, xcoms: dict[str, Any] | None = None) -> None:
+        self.xcoms = xcoms or {}
+
+    def xcom_pull(self, task_ids: str, key: str, map_indexes: int) -> Any:
+        assert (task_ids, map_indexes) == ("task", -1)  # its own XCom, never another task's
+        return self.xcoms.get(key)
+
+
+def test_a_resumed_try_owns_the_job_in_its_state_store_first():
+    domino = FakeDomino(job("j-key", "Running", 2))
+    context = {"task_state_store": Store({STATE_KEY: "j-store"}), "ti": ResumedTi({"job_id": "j-xcom"})}
+    assert owned_job_id(context, identity(2), domino, project_id="p1") == "j-store"
+    assert domino.searches == []
+
+
+def test_a_resumed_try_without_a_state_store_reads_its_job_id_xcom():
+    domino = FakeDomino(job("j-key", "Running", 2))
+    context = {"ti": ResumedTi({"job_id": "j-xcom"})}
+    assert owned_job_id(context, identity(2), domino, project_id="p1") == "j-xcom"
+    assert domino.searches == []
+
+
+def test_a_resumed_try_with_nothing_recorded_finds_its_own_key_in_the_resolved_project():
+    """The project the task resolved (e.g. from ``project="owner/name"``), not the raw parameter."""
+    domino = FakeDomino(job("j-try-1", "Running", 1), job("j-try-2", "Running", 2))
+    context = {"ti": ResumedTi()}
+    assert owned_job_id(context, identity(2), domino, project_id="resolved-id") == "j-try-2"
+    assert domino.searches == [[identity(2).key()]] and domino.searched_in == "resolved-id"
+
+
+def test_a_resumed_try_never_claims_an_earlier_trys_job():
+    domino = FakeDomino(job("j-try-1", "Running", 1))
+    assert owned_job_id({"ti": ResumedTi()}, identity(2), domino, project_id="p1") is None
+
+
+def test_a_failing_search_means_no_job_found():
+    class Unreachable(FakeDomino):
+        def find_job_by_keys(self, keys: Collection[str], project_id: str | None = None) -> Job | None:
+            from airflow_provider_domino.api.errors import DominoServerError
+
+            raise DominoServerError("GET", "/api/jobs/beta/jobs", 503, "busy")
+
+    assert owned_job_id({"ti": ResumedTi()}, identity(2), Unreachable(), project_id="p1") is None

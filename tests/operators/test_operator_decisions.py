@@ -31,6 +31,9 @@ class FakeHook:
         self.stopped: list[str] = []
         self.tags: list[tuple[str, str]] = []
         self.tail_reads: list[str] = []
+        #: The job's status at each log read.
+        self.log_read_at: list[str] = []
+        self.searched_in: list[str | None] = []
         self.start_error: Exception | None = None
 
     def add(self, job_id: str, status: str, key: str) -> None:
@@ -53,6 +56,7 @@ class FakeHook:
         return self.jobs[job_id]
 
     def find_job_by_keys(self, keys: Collection[str], project_id: str | None = None) -> Job | None:
+        self.searched_in.append(project_id)
         for job in reversed(list(self.jobs.values())):
             if key_in_title(job.title) in set(keys):
                 return job
@@ -67,7 +71,14 @@ class FakeHook:
         self.started.append(job_id)
         return self.jobs[job_id]
 
+    def resolve_project(self, project: str) -> Any:
+        from airflow_provider_domino.api.models import Project
+
+        owner, name = project.split("/")
+        return Project(f"id-of-{name}", name, owner)
+
     def stream_log(self, poll: Any, emit: Any) -> Any:
+        self.log_read_at.append(self.jobs[poll.job_id].raw_status)
         if self.log_error is not None:
             raise self.log_error
         return poll.cursor
@@ -98,6 +109,9 @@ class TaskInstance:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = value
+
+    def xcom_pull(self, task_ids: str, key: str, map_indexes: int = -1) -> Any:
+        return self.xcoms.get(key) if task_ids == self.task_id else None
 
 
 class Store(dict):
@@ -203,4 +217,92 @@ def test_on_kill_is_bounded_when_domino_hangs(monkeypatch):
     monkeypatch.setattr(retry, "ON_KILL_BUDGET", 0.05)
     op = operator(FakeHook())
     op.job_id = "job-1"
+    began = time.monotonic()
     op.on_kill()  # returns after the budget; the stop thread is a daemon
+    assert time.monotonic() - began < 0.5  # the 0.05 s budget, with room for a slow machine
+
+
+def test_the_start_pushes_the_project_with_the_job_id():
+    """A sensor given ``job_id=start.output`` reads ``project_id`` from the same task."""
+    ti = TaskInstance()
+    operator(FakeHook(), project="acme/churn", wait_for_completion=False).execute(context(ti))
+    assert (ti.xcoms["job_id"], ti.xcoms["project_id"]) == ("job-1", "id-of-churn")
+
+
+def test_the_log_is_not_read_while_the_job_waits_to_start():
+    hook = FakeHook(script=("Queued", "Pending", "Running", "Succeeded"))
+    operator(hook).execute(context(TaskInstance()))
+    assert hook.log_read_at == ["Running", "Succeeded"]
+
+
+def test_a_log_error_is_warned_about_once_not_every_poll(capfd):
+    hook = FakeHook(
+        script=("Running", "Running", "Running", "Succeeded"),
+        log_error=errors.DominoAuthError("GET", "/logs", 403, "forbidden"),
+    )
+    operator(hook).execute(context(TaskInstance()))
+    assert len(hook.log_read_at) == 4
+    assert capfd.readouterr().out.count("Could not fetch the log") == 1  # the task log (structlog)
+
+
+# --- timeout: the operator stops the job it started, then fails ------------------------------------
+
+
+def test_the_operators_timeout_stops_the_job_and_fails_on_the_worker():
+    hook = FakeHook(script=("Running",))
+    with pytest.raises(
+        errors.DominoJobTimeoutError, match="did not finish before its deadline; it was stopped"
+    ):
+        operator(hook, timeout=0.05, fetch_logs=False).execute(context(TaskInstance()))
+    assert hook.stopped == ["job-1"]
+
+
+def test_the_operators_timeout_stops_the_job_when_the_trigger_reports_it():
+    hook = FakeHook()
+    hook.add("job-1", "Running", "k")
+    op = operator(hook, deferrable=True)
+    op.job_id = "job-1"
+    event = {
+        "status": "timeout",
+        "job_id": "job-1",
+        "message": "Domino job job-1 did not finish before its deadline",
+    }
+    with pytest.raises(errors.DominoJobTimeoutError, match="it was stopped"):
+        op.execute_complete(context(TaskInstance()), event)
+    assert hook.stopped == ["job-1"]
+
+
+def test_a_stop_that_fails_at_the_deadline_is_named_in_the_failure():
+    class Unstoppable(FakeHook):
+        def stop_job(self, job_id: str, project_id: str | None = None) -> None:
+            raise errors.DominoServerError("POST", "/v4/jobs/stop", 503, "busy", attempts=3)
+
+    hook = Unstoppable(script=("Running",))
+    with pytest.raises(errors.DominoJobTimeoutError, match="stopping it failed"):
+        operator(hook, timeout=0.05, fetch_logs=False).execute(context(TaskInstance()))
+
+
+# --- a try resumed after its deferral failed ---------------------------------------------------------
+
+
+def test_a_failed_deferral_stops_the_tries_job_found_in_the_resolved_project(monkeypatch):
+    """Nothing recorded: the try's key is searched in the project ``owner/name`` resolves to."""
+    from airflow_provider_domino.operators import domino as operator_module
+
+    stopped: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(
+        operator_module,
+        "stop_within_budget",
+        lambda conn_id, job_id, project_id, log: stopped.append((job_id, project_id)),
+    )
+    hook = FakeHook()
+    ti = TaskInstance(try_number=2, max_tries=1)
+    op = operator(hook, project="acme/churn")
+    hook.add("job-7", "Running", op._identity(context(ti)).key())
+    from airflow.sdk.exceptions import TaskDeferralError, TaskDeferralTimeout
+
+    ctx = {"ti": ti}  # no task_state_store, no XCom: only the key search can tell
+    with pytest.raises((TaskDeferralError, TaskDeferralTimeout)):  # then Airflow fails the task
+        op.resume_execution("__fail__", {"error": "Trigger crashed"}, ctx)
+    assert hook.searched_in == ["id-of-churn"]
+    assert stopped == [("job-7", "id-of-churn")]

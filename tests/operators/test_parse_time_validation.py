@@ -112,4 +112,4 @@ def test_literal_tags_and_goals_are_checked_at_parse_time(overrides, parameter):
 
 def test_sensor_templates_its_connection():
     fields = set(DominoJobSensor(task_id="s", job_id="job-1").template_fields)
-    assert fields == {"job_id", "project_id", "domino_conn_id"}
+    assert fields == {"job_id", "project_id", "project", "domino_conn_id"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_domino.api.models import Job
 from airflow_provider_domino.sensors.domino import LOG_CURSOR_STATE_KEY, DominoJobSensor
 from tests.api.fakes import fake_hook, json_response
 
@@ -35,13 +36,17 @@ def _sensor(job_id: str, logs: list[dict[str, Any]]) -> tuple[DominoJobSensor, l
     return sensor, shown
 
 
+def running(job_id: str) -> Job:
+    return Job.from_api({"id": job_id, "status": "Running"})
+
+
 def test_a_rescheduled_sensor_resumes_its_jobs_log_and_names_the_job():
     store = Store()
     first, _ = _sensor("job-a", _entries("one", "two"))
-    first._stream_logs({"task_state_store": store}, final=False)
+    first._follow_log({"task_state_store": store}, running(first.job_id))
     assert store[LOG_CURSOR_STATE_KEY]["job_id"] == "job-a"
     again, shown = _sensor("job-a", _entries("one", "two"))
-    again._stream_logs({"task_state_store": store}, final=False)
+    again._follow_log({"task_state_store": store}, running(again.job_id))
     assert shown == []  # nothing shown twice after a reschedule
 
 
@@ -49,8 +54,8 @@ def test_a_cursor_left_by_another_job_is_not_used():
     """A cleared upstream started a new job: the sensor's stored cursor is the old job's."""
     store = Store()
     old, _ = _sensor("job-a", _entries("one", "two"))
-    old._stream_logs({"task_state_store": store}, final=False)
+    old._follow_log({"task_state_store": store}, running(old.job_id))
     new, shown = _sensor("job-b", _entries("one", "two"))
-    new._stream_logs({"task_state_store": store}, final=False)
+    new._follow_log({"task_state_store": store}, running(new.job_id))
     assert shown == ["[job-b] one", "[job-b] two"]
     assert store[LOG_CURSOR_STATE_KEY]["job_id"] == "job-b"

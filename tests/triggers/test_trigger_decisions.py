@@ -11,28 +11,63 @@ from airflow_provider_domino.api import errors
 from airflow_provider_domino.api.models import Job
 from airflow_provider_domino.triggers.domino import DominoJobTrigger
 
+pytestmark = pytest.mark.timeout(10)  # each test takes milliseconds; a hang fails fast
+
 
 class FakeAsyncHook:
-    """Answers status checks from a script; the log endpoint can be made to fail every time."""
+    """Answers status checks from a script, one entry per status check; the log can fail every time.
+
+    A status check is one ``aget_job`` (per-job path) or one round of the project's status watcher
+    (coalesced path: ``alist_jobs``, then ``aget_job`` for a job missing from the active list, which
+    answers the same entry).
+    """
 
     def __init__(self, statuses: list[Any], log_error: Exception | None = None) -> None:
         self.statuses = list(statuses)
         self.log_error = log_error
         self.log_calls = 0
+        #: The job's status at each log read.
+        self.read_at: list[str] = []
+        self.list_calls = 0
         self.stops: list[str] = []
         self.closed = False
+        self._current: Any = None
+        self._listed = False
+
+    def _advance(self) -> Any:
+        self._current = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return self._current
+
+    @staticmethod
+    def _job(job_id: str, status: str) -> Job:
+        return Job.from_api({"id": job_id, "status": status})
 
     async def aget_job(self, job_id: str) -> Job:
-        answer = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        answer = self._current if self._listed else self._advance()
+        self._listed = False
         if isinstance(answer, Exception):
             raise answer
-        return Job.from_api({"id": job_id, "status": answer, "projectId": "p1"})
+        return self._job(job_id, answer)
+
+    async def alist_jobs(self, project_id: str, *, status_filter: str | None = None, **page: Any) -> Any:
+        from airflow_provider_domino.api.models import JobPage
+        from airflow_provider_domino.api.status import JobStatus
+
+        assert (project_id, status_filter) == ("p1", "active")
+        self.list_calls += 1
+        answer = self._advance()
+        self._listed = True
+        if isinstance(answer, Exception):
+            raise answer
+        jobs = () if JobStatus.parse(answer).is_terminal else (self._job("job-1", answer),)
+        return JobPage(jobs=jobs, offset=0, limit=500, total_count=len(jobs))
 
     async def astream_log(self, poll: Any, emit: Any) -> Any:
         """One line per poll; the cursor moves one byte (a text log) per line."""
         from dataclasses import replace
 
         self.log_calls += 1
+        self.read_at.append(self._current)
         if self.log_error is not None:
             raise self.log_error
         emit(f"poll {self.log_calls}")
@@ -46,7 +81,21 @@ class FakeAsyncHook:
         self.closed = True
 
 
-def run_trigger(hook: FakeAsyncHook, **kwargs: Any) -> dict[str, Any]:
+#: The two ways a trigger learns its job's status: its own route, or the project's status watcher.
+PATHS = ["per-job", "coalesced"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    from airflow_provider_domino.jobs import status_watcher
+
+    monkeypatch.setattr(status_watcher, "MIN_ROUND_GAP", 0.001, raising=False)  # quick rounds
+    return str(request.param)
+
+
+def run_trigger(hook: FakeAsyncHook, path: str = "per-job", **kwargs: Any) -> dict[str, Any]:
+    if path == "coalesced":
+        kwargs.setdefault("project_id", "p1")
     trigger = DominoJobTrigger("job-1", poll_interval=0.001, **kwargs)
     trigger._hook = lambda: hook  # type: ignore[method-assign]
 
@@ -55,7 +104,9 @@ def run_trigger(hook: FakeAsyncHook, **kwargs: Any) -> dict[str, Any]:
             return event.payload
         raise AssertionError("no event")
 
-    return asyncio.run(first_event())
+    event = asyncio.run(first_event())
+    assert (hook.list_calls > 0) == (path == "coalesced")  # the path under test was the one taken
+    return event
 
 
 def forbidden(path: str = "/api/jobs/beta/jobs/job-1/logs") -> errors.DominoAuthError:
@@ -63,34 +114,41 @@ def forbidden(path: str = "/api/jobs/beta/jobs/job-1/logs") -> errors.DominoAuth
 
 
 @pytest.mark.parametrize("log_error", [forbidden(), errors.DominoNotFoundError("GET", "/logs", 404, "gone")])
-def test_a_log_endpoint_error_never_fails_a_job_that_succeeded(log_error):
+def test_a_log_endpoint_error_never_fails_a_job_that_succeeded(log_error, path):
     hook = FakeAsyncHook(["Running", "Running", "Succeeded"], log_error=log_error)
-    event = run_trigger(hook)
+    event = run_trigger(hook, path)
     assert (event["status"], event["job_status"]) == ("success", "Succeeded")
-    assert hook.log_calls == 2 and hook.closed  # not at the first status: after the first wait
+    assert hook.read_at[-1] == "Succeeded" and hook.closed  # the final read was tried too
+    if path == "per-job":  # one read per status check: not at the first (spread) one, then each
+        assert hook.read_at == ["Running", "Succeeded"]
 
 
-def test_transient_status_errors_are_survived():
+def test_the_log_is_not_read_while_the_job_waits_to_start(path):
+    hook = FakeAsyncHook(["Queued", "Queued", "Pending", "Running", "Succeeded"])
+    event = run_trigger(hook, path)
+    assert event["status"] == "success"
+    assert "Running" in hook.read_at and hook.read_at[-1] == "Succeeded"
+    assert not {"Queued", "Pending"} & set(hook.read_at)  # nothing to read before the job starts
+    assert event["log_tail"] == [f"poll {n}" for n in range(1, hook.log_calls + 1)]
+
+
+def test_transient_status_errors_are_survived(path):
     unavailable = errors.DominoServerError("GET", "/api/jobs/beta/jobs/job-1", 503, "busy")
-    event = run_trigger(FakeAsyncHook([unavailable, "Running", unavailable, "Failed"]))
+    event = run_trigger(FakeAsyncHook([unavailable, "Running", unavailable, "Failed"]), path)
     assert (event["status"], event["job_status"]) == ("failed", "Failed")
 
 
-def test_an_error_no_retry_can_fix_ends_with_a_non_retryable_event():
-    event = run_trigger(FakeAsyncHook([forbidden("/api/jobs/beta/jobs/job-1")]))
+def test_an_error_no_retry_can_fix_ends_with_a_non_retryable_event(path):
+    event = run_trigger(FakeAsyncHook([forbidden("/api/jobs/beta/jobs/job-1")]), path)
     assert event["status"] == "error" and event["retryable"] is False and "HTTP 403" in event["message"]
 
 
-def test_the_deadline_stops_the_job_and_says_so():
+def test_the_deadline_ends_the_watch_with_a_timeout_and_stops_nothing(path):
+    """Stopping at the deadline is the operator's, on resume; a sensor's job keeps running."""
     hook = FakeAsyncHook(["Running"])
-    event = run_trigger(hook, deadline=0.0)
-    assert event["status"] == "timeout" and event["job_stopped"] is True and hook.stops == ["job-1"]
-
-
-def test_a_sensor_trigger_never_stops_the_job_it_watches():
-    hook = FakeAsyncHook(["Running"])
-    event = run_trigger(hook, deadline=0.0, stop_on_timeout=False)
-    assert event["status"] == "timeout" and hook.stops == []
+    event = run_trigger(hook, path, deadline=0.0)
+    assert event["status"] == "timeout" and "deadline" in event["message"]
+    assert hook.stops == []
 
 
 def test_on_kill_gives_up_within_its_budget(monkeypatch):
