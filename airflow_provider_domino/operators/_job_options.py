@@ -31,7 +31,7 @@ def options_at_run_time(values: Mapping[str, Any]) -> JobOptions | None:
 
 def check_tier_choice(hardware_tier: Any, hardware_tier_id: Any) -> None:
     """Exactly one of ``hardware_tier`` (a name or id) and ``hardware_tier_id`` (the older spelling)."""
-    given = [value for value in (hardware_tier, hardware_tier_id) if value is not None and value != ""]
+    given = [value for value in (hardware_tier, hardware_tier_id) if value is not None]
     if len(given) == 2:
         raise DominoConfigError(
             "Give either 'hardware_tier' (a tier name or id) or 'hardware_tier_id', not both"
