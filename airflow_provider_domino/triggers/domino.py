@@ -177,7 +177,7 @@ class DominoJobTrigger(BaseTrigger):
                         error = err
                 if job is not None:
                     self.project_id = self.project_id or job.project_id  # a flat job names it
-                await self._show_wait_reason(hook, job)
+                await self._show_wait_reason(hook, job, from_list=watch is not None)
                 # The first read of a running job's log waits for the first (spread) wait: at the first
                 # status the job has barely started, and reading then would cost every trigger one
                 # extra request per job. An ended job's log is always finished at once.
@@ -224,16 +224,17 @@ class DominoJobTrigger(BaseTrigger):
                 watcher.unregister(watch)
             await hook.aclose()
 
-    async def _show_wait_reason(self, hook: Any, job: Job | None) -> None:
+    async def _show_wait_reason(self, hook: Any, job: Job | None, *, from_list: bool) -> None:
         """Log why a queued job waits, once per change, as the operator does on a worker.
 
-        Job list items carry no ``queuedJobStatusDetails``, so while (and only while) the job is queued
-        its details are read too: one request per check of a queued job.
+        :param from_list: ``job`` is a job list item (the coalesced watcher's), which carries no
+            ``queuedJobStatusDetails``: while (and only while) the job is queued, its details are read
+            too, one request per check. A job read from its own route has them already.
         """
         from airflow_provider_domino.api.errors import DominoError
         from airflow_provider_domino.jobs.results import wait_reason_needs_details, wait_reason_to_show
 
-        if wait_reason_needs_details(job):
+        if from_list and wait_reason_needs_details(job):
             try:
                 job = await hook.aget_job(self.job_id)
             except DominoError:
