@@ -55,8 +55,11 @@ _LOG_LINE = re.compile(
 )
 # Job ids are 24-hex ObjectIds (as in Domino); the emulator's flat mode and older runs used ``job-<hex>``.
 _DOMINO_LINE = re.compile(r"^\[(?P<job>[0-9a-f]{24}|job-[0-9a-f]+)\] (?P<text>.*)$")
+# The task log's cost line, without the logger name and location Airflow appends.
 _COST_LINE = re.compile(
-    r"Estimated cost of Domino job (?P<job>[0-9a-f]{24}|job-[0-9a-f]+): (?P<estimate>[^\n]*)"
+    r"Estimated cost of Domino job (?P<job>[0-9a-f]{24}|job-[0-9a-f]+): (?P<estimate>.*?)"
+    r"(?: \[[A-Za-z_][\w.]*\].*)?$",
+    re.M,
 )
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+) ")
 _TASK_START = re.compile(r"^\[DAG TEST\] starting task_id=(?P<task_id>\S+) map_index=(?P<map_index>-?\d+)")

@@ -182,7 +182,7 @@ class CostEstimate:
 
     def describe(self) -> str:
         """One line for the task log, naming every figure used."""
-        minutes = "unknown run time" if self.run_minutes is None else f"{self.run_minutes:.2f} min"
+        minutes = "unknown run time" if self.run_minutes is None else _duration(self.run_minutes)
         pieces = []
         for part in self.parts:
             price = part.tier.cents_per_minute
@@ -191,13 +191,23 @@ class CostEstimate:
             pieces.append(f"{part.role} {count}{part.tier.label()} at {rate}")
         cents = self.cents
         total = (
-            f"~{cents:.2f} cents (${cents / 100:.4f})"
+            f"~{_cents(cents)} cents (${cents / 100:.4f})"
             if cents is not None
             else "no estimate (" + "; ".join(self.notes or ("a figure is unknown",)) + ")"
         )
         text = f"Estimated cost of Domino job {self.job_id}: {total}; {minutes}, " + ", ".join(pieces)
         extra = [note for note in self.notes if cents is not None]
         return text + ("; " + "; ".join(extra) if extra else "")
+
+
+def _duration(minutes: float) -> str:
+    """``5.00 min``; a run under a minute in seconds (``12.3 s``), so a short job does not read 0."""
+    return f"{minutes:.2f} min" if minutes >= 1 else f"{minutes * 60:.1f} s"
+
+
+def _cents(cents: float) -> str:
+    """``4.00``; under a cent with four decimals (``0.0133``), so a short job does not read 0."""
+    return f"{cents:.2f}" if cents >= 1 or cents == 0 else f"{cents:.4f}"
 
 
 def _round(value: float | None) -> float | None:

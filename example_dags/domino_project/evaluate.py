@@ -43,7 +43,8 @@ def main() -> int:
     Path("metrics/eval_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     stats = {"accuracy": metrics["accuracy"], "test_rows": len(rows), "model_lr": model.get("lr")}
     Path("dominostats.json").write_text(json.dumps(stats) + "\n")
-    print(f"accuracy={score:.4f} on {len(rows)} test rows (threshold {args.min_accuracy})")
+    threshold = "" if args.min_accuracy is None else f" (threshold {args.min_accuracy})"
+    print(f"accuracy={score:.4f} on {len(rows)} test rows{threshold}")
     if not passed:
         print(f"accuracy {score:.4f} is below --min-accuracy {args.min_accuracy}: failing", file=sys.stderr)
         return 1

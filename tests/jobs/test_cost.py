@@ -58,6 +58,12 @@ def test_a_cluster_adds_its_workers_at_worker_count_and_says_autoscaling_may_cos
     assert "master node is not included" in notes
 
 
+def test_a_short_run_reads_in_seconds_and_fractions_of_a_cent() -> None:
+    job = _job(startTime="2026-01-01T10:01:00.000Z", completedTime="2026-01-01T10:01:12.000Z")
+    shown = estimate_cost(job, PriceSheet.of("small-k8s", TIERS)).describe()
+    assert "~0.1600 cents ($0.0016); 12.0 s, job Small (small-k8s) at 0.8 cents/min" in shown
+
+
 def test_an_unknown_price_gives_no_total_and_says_which() -> None:
     estimate = estimate_cost(_job(**FIVE_MINUTES), PriceSheet.of("gpu-k8s", TIERS))
     assert estimate.cents is None
