@@ -110,3 +110,23 @@ def test_a_queued_job_explains_why_once(run_dag, emulator, project_id, deferrabl
     assert log.count(explanation) == 1, log
     assert "(expected wait: Until a run on this hardware tier finishes)" in log
     assert "Stop a run on GPU Small, or start the job on another hardware tier" in log
+
+
+def test_a_deferred_task_prices_its_job_from_the_tier_list_its_start_read(run_dag, emulator):
+    """The resumed step (a new process in production, a new operator here) reads no tier list again."""
+    emulator.clear_requests()
+    result = run_dag(
+        "e2e_results_deferred_cost",
+        f"""
+        DominoStartJobOperator(
+            task_id="deferred", command={STATS_COMMAND!r}, hardware_tier="Large", poll_interval=0.5,
+            deferrable=True,
+        )
+        """,
+    )
+    assert result.state("deferred") == "success"
+    reads = [entry for entry in emulator.requests_log() if entry["endpoint"] == "list_hardware_tiers"]
+    assert len(reads) == 1
+    cost = result.xcom("deferred", "domino_cost")
+    assert cost["parts"][0]["tierId"] == "large-k8s" and cost["parts"][0]["centsPerMinute"] == 6.5
+    assert result.xcom("deferred", "domino_stats") == {"auc": 0.91, "rows": 1200, "model": "gbm"}

@@ -63,3 +63,27 @@ def test_every_option_is_templated_and_a_template_is_checked_when_the_task_runs(
     op.environment_revision = "Latest"  # what the template rendered to
     with pytest.raises(DominoConfigError, match="'environment_revision'"):
         op._check_rendered()
+
+
+def test_the_resumed_step_prices_the_job_from_the_sheet_the_deferral_carried() -> None:
+    """``next_kwargs`` carry the start's price sheet: the resumed try reads no tier list for the cost."""
+    from airflow_provider_domino.api.models import HardwareTier
+    from airflow_provider_domino.jobs.cost import PriceSheet
+
+    class NoTierReads:
+        def known_price_sheet(self, job_id: str) -> PriceSheet:
+            return PriceSheet.of("small-k8s", [HardwareTier("small-k8s", "Small", 0.8)])
+
+        def price_sheet(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError("the tier list was read again")
+
+    starting = DominoStartJobOperator(**GOOD)
+    starting._hook = NoTierReads()
+    carried = starting._price_sheet_kwargs("job-1")
+    assert carried is not None
+
+    resumed = DominoStartJobOperator(**GOOD)  # a new process: a new operator and hook
+    resumed._hook = NoTierReads()
+    resumed._price_sheet = PriceSheet.from_json(carried["domino_price_sheet"])
+    sheet = resumed._job_price_sheet("job-1")
+    assert sheet is not None and sheet.main.cents_per_minute == 0.8
