@@ -162,10 +162,6 @@ def _parse_job_page(call: ApiCall[Any], response: RawResponse) -> JobPage:
     return JobPage(jobs=jobs, offset=offset, limit=limit, total_count=total)
 
 
-def _parse_text(call: ApiCall[Any], response: RawResponse) -> str:
-    return response.body.decode("utf-8", "replace")
-
-
 def _parse_nothing(call: ApiCall[Any], response: RawResponse) -> None:
     return None
 
@@ -304,16 +300,6 @@ def list_jobs(
 def get_job(job_id: str) -> ApiCall[Job]:
     """``GET /api/jobs/beta/jobs/{jobId}``: details and status of one job (``{job, metadata}``)."""
     return ApiCall("get_job", "GET", f"{JOBS_BETA}/{segment(job_id)}", _parse_job)
-
-
-def get_job_logs(job_id: str) -> ApiCall[str]:
-    """``GET /api/jobs/beta/jobs/{jobId}/logs`` with no parameters, the body as text (the flat form's log).
-
-    For the published JSON log use :func:`get_job_log_page` (what
-    :mod:`~airflow_provider_domino.jobs.log_cursor`
-    does); this raw read is kept for tools that want exactly what the server sends.
-    """
-    return ApiCall("get_job_logs", "GET", f"{JOBS_BETA}/{segment(job_id)}/logs", _parse_text)
 
 
 def get_job_log_page(

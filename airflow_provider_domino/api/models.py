@@ -307,44 +307,62 @@ class Job:
         return self.raw_status or self.status.value
 
     def to_dict(self, *, project_id: str | None = None) -> dict[str, Any]:
-        """JSON-ready summary for XCom ``job``.
+        """The job as XCom ``job`` (and the sensor's return value): one flat, JSON-ready shape.
 
-        The keys DAGs written for 0.1 read (``status`` as a string, ``commitId``, ``outputCommitId``,
-        ``startedAt``, ``endedAt``, ``command``...) are kept and filled from the published fields, next
-        to the published ones (``number``, ``runCommand``, ``stageTimes``, ``commitDetails``...).
+        Every key is always present; a value the server did not send is ``None`` (lists: empty). The
+        names are the provider's, the same whichever form the server answered in (published envelope or
+        flat): Domino's nested objects (``status``, ``stageTimes``, ``commitDetails``) are read into the
+        flat keys below, never copied next to them, so no value appears twice. New keys are added to
+        this table and to the dict below; none is renamed or removed without a new major version.
+
+        ==================  ==========  ======================================================================
+        key                 type        meaning
+        ==================  ==========  ======================================================================
+        ``id``              str         the job id
+        ``projectId``       str | None  the project the job runs in (``project_id`` when the job names none)
+        ``number``          int | None  the job's number within its project
+        ``title``           str | None  the job title (it carries the provider's idempotency key)
+        ``command``         str | None  the command the job ran
+        ``status``          str         the execution status as Domino spells it (``Succeeded``, ``Failed``)
+        ``isCompleted``     bool        the job has ended and can no longer change
+        ``hardwareTierId``  str | None  the hardware tier it ran on
+        ``environmentId``   str | None  the compute environment it ran in
+        ``commitId``        str | None  the input commit
+        ``outputCommitId``  str | None  the commit holding the files the job wrote: run the next job on it
+        ``submittedAt``     str | None  ISO-8601 time the job was submitted
+        ``startedAt``       str | None  ISO-8601 time it started running
+        ``endedAt``         str | None  ISO-8601 time it ended
+        ``tags``            list        ``{"id", "name"}`` of each tag
+        ``goalIds``         list[str]   the goals linked to the job
+        ``usage``           dict|None   ``{"cpuPercentage", "memoryGiB"}``: the job's peak CPU and memory
+        ``dominoStats``     dict        the job's ``dominostats.json`` metrics (numbers as numbers)
+        ``gitRepos``        list        ``{"name", "uri", "endingBranch", "endingCommitId"}`` of each repo
+        ==================  ==========  ======================================================================
+
+        :param project_id: the project the caller started or watched the job in (published job details
+            do not name it).
         """
-        summary = dict(self.raw)
-        summary.update(
-            {
-                "id": self.id,
-                "projectId": self.project_id or project_id,
-                "number": self.number,
-                "status": self.status_text,
-                "isCompleted": self.is_finished,
-                "command": self.command,
-                "runCommand": self.command,
-                "title": self.title,
-                "hardwareTierId": self.hardware_tier_id,
-                "environmentId": self.environment_id,
-                "commitId": self.commit_id,
-                "outputCommitId": self.output_commit_id,
-                "submittedAt": self.submitted_at,
-                "startedAt": self.started_at,
-                "endedAt": self.ended_at,
-                "tags": [{"id": tag.id, "name": tag.name} for tag in self.tags],
-                "goalIds": list(self.goal_ids),
-                "stageTimes": {
-                    "submissionTime": self.submitted_at,
-                    "startTime": self.started_at,
-                    "completedTime": self.ended_at,
-                },
-                "inputCommitId": self.commit_id,
-                "usage": self.usage.to_dict() if self.usage is not None else None,
-                "dominoStats": dict(self.domino_stats),
-                "gitRepos": [repo.to_dict() for repo in self.git_repos],
-            }
-        )
-        return summary
+        return {
+            "id": self.id,
+            "projectId": self.project_id or project_id,
+            "number": self.number,
+            "title": self.title,
+            "command": self.command,
+            "status": self.status_text,
+            "isCompleted": self.is_finished,
+            "hardwareTierId": self.hardware_tier_id,
+            "environmentId": self.environment_id,
+            "commitId": self.commit_id,
+            "outputCommitId": self.output_commit_id,
+            "submittedAt": self.submitted_at,
+            "startedAt": self.started_at,
+            "endedAt": self.ended_at,
+            "tags": [{"id": tag.id, "name": tag.name} for tag in self.tags],
+            "goalIds": list(self.goal_ids),
+            "usage": self.usage.to_dict() if self.usage is not None else None,
+            "dominoStats": dict(self.domino_stats),
+            "gitRepos": [repo.to_dict() for repo in self.git_repos],
+        }
 
 
 @dataclass(frozen=True)

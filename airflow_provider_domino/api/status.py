@@ -69,4 +69,3 @@ class JobStatus(str, Enum):
 _BY_LOWER = {member.value.lower(): member for member in JobStatus}
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.ERROR})
-FAILED_STATUSES = TERMINAL_STATUSES - {JobStatus.SUCCEEDED}

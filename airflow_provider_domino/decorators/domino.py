@@ -12,7 +12,8 @@ The function runs on the worker when the task starts; the string it returns is t
 exactly as returned: Python values are formatted in by the function, and Jinja is not applied to it
 (``{{ ... }}`` in the returned command stays literal). The decorator takes every parameter of
 :class:`~airflow_provider_domino.operators.domino.DominoStartJobOperator` (those stay templated as
-usual) and pushes the same XComs: ``return_value`` and ``job_id`` (the job id), ``job_url``, ``job``.
+usual) and pushes the same XComs: ``return_value`` and ``job_id`` (the job id), ``project_id``,
+``job_url``, ``job``.
 """
 
 from __future__ import annotations

@@ -94,11 +94,9 @@ class LogCursor:
     @classmethod
     def from_json(cls, value: Any) -> LogCursor:
         """Rebuild a cursor from :meth:`to_json`'s output. Tolerant: ``None`` or garbage is a fresh
-        cursor, and an ``int`` is a byte offset saved by provider 0.1 (a text log)."""
+        cursor (the log is shown from its start rather than the watch failing)."""
         if isinstance(value, LogCursor):
             return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return cls(TEXT, {}, value) if value > 0 else cls()
         if not isinstance(value, Mapping):
             return cls()
         mode = value.get("mode") if value.get("mode") in (UNKNOWN, JSON, TEXT) else UNKNOWN
@@ -215,8 +213,6 @@ class LogPoll:
         self._stream_index = 0
         self._done = False
         self._warned_stuck = False
-        #: Requests this poll has sent (for metrics and tests).
-        self.requests = 0
 
     @property
     def cursor(self) -> LogCursor:
@@ -236,7 +232,6 @@ class LogPoll:
         """The next request of this poll, or ``None`` when the log is caught up."""
         if self._done:
             return None
-        self.requests += 1
         if self._mode == TEXT:
             return endpoints.get_job_log_tail(self.job_id, self._byte_offset, TAIL_CHUNK_BYTES)
         if self.combined:

@@ -77,7 +77,3 @@ def text_log_end(data: bytes, max_bytes: int) -> str:
         data = data[-max_bytes:]
         data = data[data.find(b"\n") + 1 :]
     return data.decode("utf-8", "replace")
-
-
-#: Former private name, still imported by the benchmarks.
-_shorten = shorten_line

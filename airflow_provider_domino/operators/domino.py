@@ -59,10 +59,17 @@ TAIL_WINDOW_NANOS = 120 * 1_000_000_000
 class DominoStartJobOperator(BaseOperator):
     """Start a Domino job, then (by default) wait for it and stream its log into the task log.
 
-    XCom ``job_id`` and ``job_url`` are pushed right after the start, before waiting. The return value
-    is the job id; XCom ``job`` holds the final job details (``status``, ``commitId``,
-    ``outputCommitId``, ``startedAt``, ``endedAt``...), so a downstream task can run on this job's
+    XCom ``job_id``, ``project_id`` and ``job_url`` are pushed right after the start, before waiting (a
+    ``DominoJobSensor(job_id=start.output)`` reads ``project_id`` to watch in the job's project). The
+    return value is the job id; XCom ``job`` holds the final job details (``status``, ``commitId``,
+    ``outputCommitId``, ``startedAt``, ``endedAt``...; every key is listed on
+    :meth:`~airflow_provider_domino.api.models.Job.to_dict`), so a downstream task can run on this job's
     output: ``commit_id="{{ ti.xcom_pull(task_ids='train', key='job')['outputCommitId'] }}"``.
+
+    ``timeout`` (seconds from the job's submission) **stops the Domino job** when it has not ended in
+    time, then fails the task; so does reaching the task's ``execution_timeout`` first. The sensor's
+    ``timeout`` differs: ``DominoJobSensor(timeout=...)`` fails the sensor and leaves the job running (it
+    did not start it).
 
     Which job a try owns is decided in one place, :mod:`airflow_provider_domino.jobs.ownership`: a retry
     after a crash reattaches to the previous try's job while it still runs; a retry after the job
@@ -92,7 +99,8 @@ class DominoStartJobOperator(BaseOperator):
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     :param poll_interval: the longest wait between status checks, in seconds. Checks start 2 s apart and
         slow down to this as the job runs, so short jobs finish quickly and long ones cost few requests.
-    :param timeout: seconds the job may take before it is stopped and the task fails.
+    :param timeout: seconds the job may take, from its submission, before it is stopped and the task
+        fails (a sensor's ``timeout`` leaves the job running instead).
     :param fetch_logs: stream the job log into the task log while waiting.
     :param domino_conn_id: the Airflow connection to Domino (templated).
     :param compute_cluster: a Spark, Ray, Dask or MPI cluster for the job: a dict of the spec's
@@ -113,7 +121,8 @@ class DominoStartJobOperator(BaseOperator):
     When the job ends, XCom ``domino_stats`` holds its ``dominoStats`` and ``domino_cost`` an estimate of
     its cost (``docs/cost.md``); the task log shows both, and why the job waits while it is queued.
 
-    With ``do_xcom_push=False`` no XCom other than ``job_url`` (read by the job link) is pushed.
+    With ``do_xcom_push=False`` no XCom other than ``job_url`` (read by the job link) is pushed; a sensor
+    downstream then needs ``project_id`` or ``project`` to share its project's status polling.
     """
 
     template_fields: Sequence[str] = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from airflow_provider_domino.api import endpoints
@@ -68,13 +70,60 @@ def test_job_details_read_in_both_forms(payload):
     assert (job.ended_at or "").startswith("2026-11-26T10:01:00")
     assert [tag.name for tag in job.tags] == ["nightly"]
     summary = job.to_dict()
-    # The keys DAGs written for 0.1 read keep their meaning.
+    # One flat shape, whichever form the server answered in.
     assert summary["status"] == "Succeeded"
     assert summary["commitId"] == "in-commit"
     assert summary["outputCommitId"] == "out-commit"
     assert summary["startedAt"].startswith("2026-11-26T10:00:05")
     assert summary["endedAt"].startswith("2026-11-26T10:01:00")
     assert summary["command"] == "python train.py"
+
+
+XCOM_JOB_KEYS = {
+    "id",
+    "projectId",
+    "number",
+    "title",
+    "command",
+    "status",
+    "isCompleted",
+    "hardwareTierId",
+    "environmentId",
+    "commitId",
+    "outputCommitId",
+    "submittedAt",
+    "startedAt",
+    "endedAt",
+    "tags",
+    "goalIds",
+    "usage",
+    "dominoStats",
+    "gitRepos",
+}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"job": published_job(), "metadata": {}}, FLAT_JOB],
+    ids=["published", "flat"],
+)
+def test_xcom_job_has_one_shape_with_no_key_twice(payload):
+    """Domino's nested objects are read into flat keys, never copied next to them."""
+    summary = endpoints.get_job(JOB_ID).read(json_response(payload)).to_dict(project_id="p9")
+    assert set(summary) == XCOM_JOB_KEYS
+    assert summary["projectId"] == "p9" or payload is FLAT_JOB
+    assert json.loads(json.dumps(summary)) == summary
+
+
+def test_every_xcom_job_key_is_documented_on_to_dict():
+    """The table in ``Job.to_dict``'s docstring is the shape's documentation: it lists every key."""
+    import re
+
+    from airflow_provider_domino.api.models import Job
+
+    documented = set(re.findall(r"^\s*``(\w+)``\s{2,}", Job.to_dict.__doc__ or "", re.MULTILINE))
+    job = Job.from_api({"id": "j", "status": "Running"})
+    assert documented == set(job.to_dict()) == XCOM_JOB_KEYS
 
 
 def test_published_job_carries_number_goals_and_no_project():

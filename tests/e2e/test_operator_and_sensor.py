@@ -54,12 +54,12 @@ def test_success_paths(run_dag, emulator):
             wait_for_completion=False,
         )
         sense_deferred = DominoJobSensor(
-            task_id="sense_deferred", job_id="{{ ti.xcom_pull(task_ids='background_1') }}",
+            task_id="sense_deferred", job_id=background_1.output,  # its project: background_1's XCom
             deferrable=True, poke_interval=0.5, fetch_logs=True,
         )
         sense_reschedule = DominoJobSensor(
             task_id="sense_reschedule", job_id="{{ ti.xcom_pull(task_ids='background_2', key='job_id') }}",
-            mode="reschedule", poke_interval=1, fetch_logs=True,
+            project="acme/churn", mode="reschedule", poke_interval=1, fetch_logs=True,
         )
         background_1 >> sense_deferred
         # Last in line, so the reschedule sensor meets its job still running (dag.test runs serially).
@@ -105,6 +105,10 @@ def test_success_paths(run_dag, emulator):
         watched = result.xcom(starter)
         assert result.xcom(sensor)["id"] == watched
         assert result.xcom(sensor)["status"] == "Succeeded"
+        # Each sensor knew the job's project (upstream XCom, or project="acme/churn"): the link opens
+        # the job's page, and the deferred one could share its project's status polling.
+        assert result.xcom(starter, "project_id") == result.xcom(sensor)["projectId"]
+        assert result.xcom(sensor, "job_url").endswith(f"/jobs/acme/churn/{watched}")
         # Streamed while the job ran (trigger / successive pokes), each line exactly once. Before
         # Airflow 3.3 there is no task_state_store to carry the offset from one poke to the next, so a
         # rescheduled sensor shows the lines seen so far again: each line at least once, in order.

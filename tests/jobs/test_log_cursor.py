@@ -238,9 +238,10 @@ def test_text_plain_server_keeps_the_byte_offset_path():
     assert cursor.byte_offset == len(log_text)
 
 
-def test_legacy_integer_offset_is_a_text_cursor():
-    assert LogCursor.from_json(120) == LogCursor(TEXT, {}, 120)
-    assert LogCursor.from_json(0) == LogCursor()
+def test_a_text_cursor_survives_its_json_form_and_garbage_is_a_fresh_cursor():
+    text = LogCursor(TEXT, {}, 120)
+    assert LogCursor.from_json(text.to_json()) == text
+    assert LogCursor.from_json(120) == LogCursor()  # a bare number is not a cursor
     assert LogCursor.from_json(None) == LogCursor()
     assert LogCursor.from_json({"mode": "json", "streams": {"stdOut": ["x", 1]}}).positions == {}
 

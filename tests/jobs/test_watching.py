@@ -6,7 +6,6 @@ import pytest
 
 from airflow_provider_domino.api import errors
 from airflow_provider_domino.api.models import Job
-from airflow_provider_domino.jobs.polling import FIRST_POLL_INTERVAL, JITTER
 from airflow_provider_domino.jobs.watching import (
     ERROR,
     FAILED,
@@ -93,7 +92,7 @@ def test_config_and_unexpected_answers_cannot_be_fixed_by_a_retry():
 
 
 def test_first_checks_are_quick_then_slow_down_to_the_poll_interval():
-    assert step(watch_started_at=NOW).delay == FIRST_POLL_INTERVAL
+    assert step(watch_started_at=NOW).delay == 2.0  # checks start 2 s apart
     assert step(watch_started_at=NOW - 8).delay == 8.0
     assert step(watch_started_at=NOW - 8, poll_interval=5).delay == 5.0
 
@@ -103,8 +102,9 @@ def test_the_wait_never_runs_past_the_deadline():
 
 
 def test_jitter_only_shortens_the_wait():
-    assert step(jitter=0.999).delay == pytest.approx(30.0 * (1 - JITTER * 0.999))
-    assert step(jitter=5).delay == pytest.approx(30.0 * (1 - JITTER))
+    """By up to 10%: a draw near 1 takes almost 3 s off a 30 s wait; a draw out of range counts as 1."""
+    assert step(jitter=0.999).delay == pytest.approx(27.003)
+    assert step(jitter=5).delay == pytest.approx(27.0)
 
 
 def test_neither_job_nor_error_is_a_programming_error():
@@ -113,9 +113,8 @@ def test_neither_job_nor_error_is_a_programming_error():
 
 
 def test_a_first_step_spreads_its_wait_over_the_whole_interval():
-    from airflow_provider_domino.jobs.polling import SPREAD_FLOOR
-
+    """Anywhere from 10% of the interval to all of it: 3 s to 30 s, linear in the draw."""
     assert step(spread=True, jitter=0.0).delay == 30.0
-    assert step(spread=True, jitter=0.5).delay == pytest.approx(30.0 * (1 - (1 - SPREAD_FLOOR) * 0.5))
-    assert step(spread=True, jitter=1.0).delay == pytest.approx(30.0 * SPREAD_FLOOR)
+    assert step(spread=True, jitter=0.5).delay == pytest.approx(16.5)
+    assert step(spread=True, jitter=1.0).delay == pytest.approx(3.0)
     assert step(spread=True, jitter=0.5, deadline=NOW + 3).delay == 3.0  # still never past the deadline

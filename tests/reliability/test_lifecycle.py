@@ -72,7 +72,7 @@ def _streamed(output: str, job_id: str) -> list[str]:
 
 def _stdout_seen(trigger: DominoJobTrigger) -> int:
     """How many of the job's own lines the trigger has streamed so far (its last-lines buffer holds 20)."""
-    return sum(line.startswith("line ") for line in trigger._recent_lines)
+    return sum(line.startswith("line ") for line in trigger._log_follower.recent)
 
 
 def _stops(emulator: Any) -> list[dict[str, Any]]:

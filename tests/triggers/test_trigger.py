@@ -27,6 +27,24 @@ def _streamed(capfd, job_id: str, *, setup: bool = False) -> list[str]:
     return [line for line in lines if setup or not line.startswith("[prepareOutput] ")]
 
 
+def _after_lines(trigger: DominoJobTrigger, count: int) -> asyncio.Event:
+    """An event set once ``trigger`` has shown ``count`` lines of the job's output (setup output aside)."""
+    reached = asyncio.Event()
+    shown = 0
+    emit = trigger._log_follower._emit
+
+    def counting(line: str) -> None:
+        nonlocal shown
+        emit(line)
+        if not line.startswith("[prepareOutput] "):
+            shown += 1
+            if shown >= count:
+                reached.set()
+
+    trigger._log_follower._emit = counting
+    return reached
+
+
 async def _first_event(trigger: DominoJobTrigger) -> dict:
     async for event in trigger.run():
         return event.payload
@@ -74,10 +92,9 @@ def test_resume_from_serialized_copy_mid_job(domino_conn, emulator, capfd):
     first = DominoJobTrigger(job_id, domino_conn, poll_interval=0.2)
 
     async def scenario() -> dict:
+        mid_job = _after_lines(first, 3)
         task = asyncio.create_task(_first_event(first))
-        while "stdOut" not in first.log_cursor.positions:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(mid_job.wait(), 60)  # 3 of the job's 8 lines shown: it is mid-way
         task.cancel()  # what a triggerer restart does; cleanup() runs, on_kill() does not
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -181,10 +198,9 @@ def test_rebuilt_from_defer_time_kwargs_resumes_at_the_checkpoint(domino_conn, e
     first = DominoJobTrigger(**defer_time_kwargs)
 
     async def until_shutdown() -> None:
+        mid_job = _after_lines(first, 3)
         task = asyncio.create_task(_first_event(first))
-        while "stdOut" not in first.log_cursor.positions:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(mid_job.wait(), 60)  # 3 of the job's 8 lines shown: it is mid-way
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -162,7 +163,9 @@ def test_on_kill_gives_up_within_its_budget(monkeypatch):
     monkeypatch.setattr(DominoHook, "astop_job", hangs)
     monkeypatch.setattr(retry, "ON_KILL_BUDGET", 0.05)
     trigger = DominoJobTrigger("job-1", project_id="p1")
-    asyncio.run(asyncio.wait_for(trigger.on_kill(), 5))  # returns (logged), does not hang or raise
+    began = time.monotonic()
+    asyncio.run(trigger.on_kill())  # returns (logged), does not hang or raise
+    assert time.monotonic() - began < 0.5  # the 0.05 s budget, with room for a slow machine
 
 
 def test_on_kill_uses_the_short_retry_policy(monkeypatch):
@@ -286,7 +289,6 @@ def test_only_the_first_wait_is_spread_over_the_whole_interval(monkeypatch):
     """Triggers a triggerer takes over together would otherwise poll in step for as long as they run."""
     import time
 
-    from airflow_provider_domino.jobs.polling import JITTER, SPREAD_FLOOR
     from airflow_provider_domino.triggers import domino as trigger_module
 
     waits: list[float] = []
@@ -306,5 +308,30 @@ def test_only_the_first_wait_is_spread_over_the_whole_interval(monkeypatch):
         raise AssertionError("no event")
 
     assert asyncio.run(first_event())["status"] == "success"
-    assert waits[0] == pytest.approx(2.0 * (1 - (1 - SPREAD_FLOOR) * 0.5))
-    assert waits[1:] == [pytest.approx(2.0 * (1 - JITTER * 0.5))] * 2
+    # A draw of 0.5: the first wait is spread over 10%..100% of 2 s, later ones lose up to 10% of it.
+    assert waits[0] == pytest.approx(1.1)
+    assert waits[1:] == [pytest.approx(1.9)] * 2
+
+
+def test_what_a_trigger_asks_its_watcher_for_is_the_watch_steps_schedule(monkeypatch):
+    """One schedule: the delay a coalesced trigger wants equals the worker loop's, deadline included."""
+    from airflow_provider_domino.jobs.watching import watch_step
+    from airflow_provider_domino.triggers import domino as trigger_module
+
+    now = 1_000_000.0
+    monkeypatch.setattr(trigger_module.random, "random", lambda: 0.5)
+    monkeypatch.setattr(trigger_module.time, "time", lambda: now)
+    running = Job.from_api({"id": "job-1", "status": "Running"})
+    for started, deadline in [(now - 100, None), (now - 1, None), (now - 100, now + 0.25)]:
+        trigger = DominoJobTrigger("job-1", poll_interval=30, watch_started_at=started, deadline=deadline)
+        expected = watch_step(
+            job=running,
+            error=None,
+            now=now,
+            deadline=deadline,
+            watch_started_at=started,
+            poll_interval=30,
+            jitter=0.5,
+        )
+        assert trigger._desired_delay() == pytest.approx(expected.delay)
+    assert trigger._desired_delay() == pytest.approx(0.25)  # never past the deadline
