@@ -7,8 +7,9 @@ What it shows
   slots, only cheap triggers in the triggerer.
 * Every training job runs on the output commit of one ``prepare`` job, so all candidates see exactly
   the same data.
-* ``pick_best`` reads each job's log with ``DominoHook.get_job_logs``: ``train.py`` ends with
-  ``FINAL_LOSS=...`` and ``FINAL_ACCURACY=...`` lines. The job with the best validation accuracy
+* ``pick_best`` reads each job's metrics with ``DominoHook.get_job``: ``train.py`` writes
+  ``dominostats.json``, which Domino returns as the job's ``dominoStats`` (``Job.domino_stats``,
+  numbers as numbers), so nothing is parsed out of a log. The job with the best validation accuracy
   (lowest loss on a tie) wins; its learning rate and job id are the task's return value (XCom), and
   the job is tagged ``sweep-best`` in Domino.
 
@@ -71,9 +72,7 @@ with DAG(
 
     @task
     def pick_best(job_ids: list[str]) -> dict[str, object]:
-        """Read each training job's final metrics from its log and return the best one."""
-        import re
-
+        """Read each training job's metrics (its ``dominoStats``) and return the best one."""
         from airflow_provider_domino.hooks.domino import DominoHook
 
         hook = DominoHook("domino_default")
@@ -81,17 +80,14 @@ with DAG(
         # harmless "XCom not found" error when it probes past the last item (apache/airflow#73175).
         results = []
         for job_id in job_ids:
-            log = hook.get_job_logs(job_id)
-            accuracy = re.findall(r"^FINAL_ACCURACY=([0-9.]+)\s*$", log, flags=re.MULTILINE)
-            loss = re.findall(r"^FINAL_LOSS=([0-9.]+)\s*$", log, flags=re.MULTILINE)
-            lr = re.search(r"--lr\s+(\S+)", hook.get_job(job_id).command or "")
-            if not accuracy or lr is None:
-                raise ValueError(f"Domino job {job_id} printed no FINAL_ACCURACY line or has no --lr")
+            stats = hook.get_job(job_id).domino_stats
+            if not isinstance(stats.get("validation_accuracy"), (int, float)):
+                raise ValueError(f"Domino job {job_id} reported no validation_accuracy in its dominoStats")
             result = {
                 "job_id": job_id,
-                "lr": float(lr.group(1)),
-                "accuracy": float(accuracy[-1]),
-                "loss": float(loss[-1]) if loss else float("inf"),
+                "lr": stats.get("lr"),
+                "accuracy": stats["validation_accuracy"],
+                "loss": stats.get("validation_loss", float("inf")),
             }
             print(f"lr={result['lr']}: accuracy={result['accuracy']} loss={result['loss']} job={job_id}")
             results.append(result)

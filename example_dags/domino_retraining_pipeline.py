@@ -13,10 +13,15 @@ What it shows
 
 * ``deferrable=True`` on the long step: while ``train`` runs, the task waits in the triggerer and
   holds no worker slot (a triggerer must be running: ``airflow triggerer``).
-* ``evaluate.py`` exits non-zero when accuracy is below ``--min-accuracy``; the task then fails and
-  the model is not tagged.
+* Gating on the job's metrics: ``evaluate.py`` writes its accuracy to ``dominostats.json``; the task
+  pushes the job's ``dominoStats`` to XCom ``domino_stats`` (numbers as numbers), and
+  ``accurate_enough`` lets the tagging run only when the accuracy reaches ``MIN_ACCURACY``. A model
+  below the bar leaves the run green with ``tag_production`` skipped: nothing is broken, there is
+  just nothing to ship.
 * The last task tags the training job ``production`` with ``DominoHook.add_tag``, so the winning
   model is easy to find in Domino.
+* Each task's log ends with the job's results (stage times, commits, usage, ``domino_stats``) and an
+  estimate of what it cost (XCom ``domino_cost``).
 
 Set it up
 ---------
@@ -38,13 +43,15 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, XComArg, task
 
 from airflow_provider_domino.operators.domino import DominoStartJobOperator
 
 PROJECT = "demo/churn"
 HARDWARE_TIER = "small"
 POLL_INTERVAL = float(os.environ.get("DOMINO_EXAMPLE_POLL_INTERVAL", "2"))
+#: The accuracy (from evaluate's ``domino_stats``) a model needs to be tagged for production.
+MIN_ACCURACY = 0.75
 
 default_args = {
     "owner": "ml-platform",
@@ -92,15 +99,21 @@ with DAG(
     evaluate = DominoStartJobOperator(
         task_id="evaluate",
         project=PROJECT,
-        command="python evaluate.py --min-accuracy 0.75",
+        command="python evaluate.py",
         hardware_tier_id=HARDWARE_TIER,
         # Run on train's output commit: it holds model.json (and the data train ran on).
         commit_id="{{ ti.xcom_pull(task_ids='train', key='job')['outputCommitId'] }}",
         poll_interval=POLL_INTERVAL,
         timeout=15 * 60,
-        # The quality gate: a model below the bar stays below it, so a failure here is not retried.
         retries=0,
     )
+
+    @task.short_circuit
+    def accurate_enough(stats: dict) -> bool:
+        """The quality gate, on the evaluation job's ``domino_stats``: tag only a model that passed."""
+        accuracy = stats.get("accuracy")
+        print(f"evaluation accuracy {accuracy} (bar {MIN_ACCURACY})")
+        return isinstance(accuracy, (int, float)) and accuracy >= MIN_ACCURACY
 
     @task(retries=3, retry_delay=timedelta(seconds=10))
     def tag_production(train_job_id: str) -> str:
@@ -114,5 +127,6 @@ with DAG(
         print(f"Tagged Domino job {train_job_id} {tag.name!r}")
         return train_job_id
 
-    # train.output is train's return value: the Domino job id.
-    prepare >> train >> evaluate >> tag_production(train.output)
+    # train.output is train's return value: the Domino job id; evaluate's XCom "domino_stats" its metrics.
+    gate = accurate_enough(XComArg(evaluate, key="domino_stats"))
+    prepare >> train >> evaluate >> gate >> tag_production(train.output)

@@ -11,7 +11,8 @@ Everything happens in a throwaway directory (removed at the end unless ``--keep`
 4. ``airflow dags test <dag>`` runs the DAG from ``example_dags/`` (progress is echoed, the full
    output is kept in a log file);
 5. a summary names each task's final state (``task prepare: success``), the Domino jobs, where their
-   log lines ended up, and the model's accuracy.
+   log lines ended up, each job's ``domino_stats`` (its ``dominostats.json``) and estimated cost (the
+   task log's cost line, the same figures as XCom ``domino_cost``), and the model's accuracy.
 
 Exits 0 only when the DAG run and every task succeeded (or were skipped by a branch). The API key is
 never printed. The emulator and every job process it started are stopped on the way out.
@@ -37,7 +38,12 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = REPO / "example_dags"
 EXAMPLE_PROJECT = EXAMPLE_DAGS / "domino_project"
 PROJECT_OWNER, PROJECT_NAME = "demo", "churn"
-DAG_IDS = ("domino_retraining_pipeline", "domino_hyperparameter_sweep", "domino_job_chain")
+DAG_IDS = (
+    "domino_retraining_pipeline",
+    "domino_hyperparameter_sweep",
+    "domino_job_chain",
+    "domino_spark_cluster_features",
+)
 #: Task states that do not make the demo fail (``skipped``: the branch not taken in domino_job_chain).
 GOOD_STATES = {"success", "skipped"}
 #: Files a local run of the project scripts may have left behind; not part of the project.
@@ -49,6 +55,12 @@ _LOG_LINE = re.compile(
 )
 # Job ids are 24-hex ObjectIds (as in Domino); the emulator's flat mode and older runs used ``job-<hex>``.
 _DOMINO_LINE = re.compile(r"^\[(?P<job>[0-9a-f]{24}|job-[0-9a-f]+)\] (?P<text>.*)$")
+# The task log's cost line, without the logger name and location Airflow appends.
+_COST_LINE = re.compile(
+    r"Estimated cost of Domino job (?P<job>[0-9a-f]{24}|job-[0-9a-f]+): (?P<estimate>.*?)"
+    r"(?: \[[A-Za-z_][\w.]*\].*)?$",
+    re.M,
+)
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+) ")
 _TASK_START = re.compile(r"^\[DAG TEST\] starting task_id=(?P<task_id>\S+) map_index=(?P<map_index>-?\d+)")
 _RUN_ID = re.compile(r"DagRun Finished: .*?run_id=(?P<run_id>[^,]+),.*?state=(?P<state>\w+)")
@@ -321,6 +333,8 @@ class Demo:
 
         for line in self._metrics(jobs, logs):
             say(line)
+        for line in self._results(jobs):
+            say(line)
 
         ok = (
             dags_test_rc == 0
@@ -341,6 +355,23 @@ class Demo:
             if "evaluate.py" in command and (found := re.findall(r"^accuracy=([0-9.]+)", log, re.M)):
                 lines.append(f"metric test_accuracy={found[-1]} ({job['id']}: {command})")
         return lines or ["metric: none found in the Domino job logs"]
+
+    def _results(self, jobs: list[dict[str, Any]]) -> list[str]:
+        """Each job's ``domino_stats`` (from the emulator) and estimated cost (from the task log)."""
+        costs: dict[str, str] = {}
+        try:
+            text = self.dags_test_log.read_text(errors="replace")
+        except OSError:
+            text = ""
+        for match in _COST_LINE.finditer(text):
+            costs[match.group("job")] = match.group("estimate").strip()
+        lines = []
+        for job in sorted(jobs, key=lambda job: job.get("submittedAt") or ""):
+            stats = {stat["name"]: stat["value"] for stat in job.get("dominoStats") or ()}
+            shown = ", ".join(f"{name}={value}" for name, value in stats.items()) or "none"
+            lines.append(f"domino_stats of {job['id']}: {shown}")
+            lines.append(f"  estimated cost: {costs.get(job['id'], 'no cost line in the task log')}")
+        return lines
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.api_key, "***")

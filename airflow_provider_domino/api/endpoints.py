@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
 from airflow_provider_domino.api.errors import DominoUnexpectedResponseError, trim_message
@@ -29,6 +29,9 @@ from airflow_provider_domino.api.models import (
     log_entry_tuple,
     unwrap,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_domino.api.job_spec import JobOptions
 
 T = TypeVar("T")
 
@@ -359,11 +362,14 @@ def start_job(
     environment_id: str | None = None,
     commit_id: str | None = None,
     title: str | None = None,
+    options: JobOptions | None = None,
 ) -> ApiCall[Job]:
     """``POST /api/jobs/v1/jobs`` with a ``NewJobV1`` body. Not retry-safe: a resend could start a second job.
 
     Only fields the spec lists are sent, empty ones left out. ``hardware_tier`` is a tier *id*: names
-    are resolved by the hook first (:meth:`DominoHook.resolve_hardware_tier`).
+    are resolved by the hook first (:meth:`DominoHook.resolve_hardware_tier`), and so are the tiers
+    in ``options.compute_cluster``. ``options`` carries the other ``NewJobV1`` fields (compute
+    cluster, git ref, environment revision, volumes, capacity type, snapshots), checked already.
     """
     body: dict[str, Any] = {"projectId": project_id, "runCommand": command}
     optional = {
@@ -373,6 +379,8 @@ def start_job(
         "title": title,
     }
     body.update({key: value for key, value in optional.items() if value})
+    if options is not None:
+        body.update(options.to_body())
     return ApiCall("start_job", "POST", JOBS_V1, _parse_job, json_body=body, retry_safe=False)
 
 

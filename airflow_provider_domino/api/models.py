@@ -8,6 +8,7 @@ and test doubles that follow the latter exist. Where both carry a field, the pub
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -58,6 +59,149 @@ def _status_fields(data: Mapping[str, Any]) -> tuple[str, bool | None]:
     return str(status or ""), None
 
 
+def stat_value(value: Any) -> int | float | str:
+    """A ``dominoStats`` value as XCom shows it: a number as a number, anything else as text.
+
+    The published spec types the value as a string, while deployments also send JSON numbers; both
+    ``"0.91"`` and ``0.91`` become ``0.91``. Booleans, ``NaN`` and infinities stay text (they are not
+    numbers a JSON reader takes).
+    """
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if isinstance(value, bool) else ""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return str(value)
+    return number if math.isfinite(number) and any(ch.isdigit() for ch in text) else str(value)
+
+
+def _domino_stats(value: Any) -> dict[str, int | float | str]:
+    """``[{name, value}]`` (published ``DominoStatsV1``) or a plain ``{name: value}`` mapping."""
+    if isinstance(value, Mapping):
+        return {str(name): stat_value(item) for name, item in value.items()}
+    stats: dict[str, int | float | str] = {}
+    for item in value or ():
+        if isinstance(item, Mapping) and item.get("name") not in (None, ""):
+            stats[str(item["name"])] = stat_value(item.get("value"))
+    return stats
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class JobUsage:
+    """``JobUsageV1``: the job's peak CPU (% of what its tier offers) and peak memory (GiB)."""
+
+    cpu_percentage: float | None
+    memory_gib: float | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> JobUsage | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(_number(data.get("cpuPercentage")), _number(data.get("memoryGiB")))
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {"cpuPercentage": self.cpu_percentage, "memoryGiB": self.memory_gib}
+
+
+@dataclass(frozen=True)
+class GitRepoState:
+    """``MountedGitRepoV1``: a git repository the job had mounted, and where it ended."""
+
+    name: str
+    uri: str | None
+    ending_branch: str | None
+    ending_commit_id: str | None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> GitRepoState:
+        return cls(
+            name=str(data.get("name") or data.get("id") or ""),
+            uri=_opt_str(data, "uri"),
+            ending_branch=_opt_str(data, "endingBranch"),
+            ending_commit_id=_opt_str(data, "endingCommitId"),
+        )
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "name": self.name,
+            "uri": self.uri,
+            "endingBranch": self.ending_branch,
+            "endingCommitId": self.ending_commit_id,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetMount:
+    """``DatasetMountV1``: a dataset the job read (``is_input``) or wrote."""
+
+    id: str
+    name: str
+    project_id: str | None
+    is_input: bool
+    snapshot_id: str | None = None
+    snapshot_version: int | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> DatasetMount:
+        version = data.get("snapshotVersion")
+        return cls(
+            id=str(data.get("id") or ""),
+            name=str(data.get("datasetName") or data.get("name") or ""),
+            project_id=_opt_str(data, "projectId"),
+            is_input=data.get("isInput") is True,
+            snapshot_id=_opt_str(data, "snapshotId"),
+            snapshot_version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+        )
+
+
+@dataclass(frozen=True)
+class QueuedDetails:
+    """``QueuedJobStatusDetailsV1``: why a queued job waits, how long, and what to do about it."""
+
+    explanation: str
+    expected_wait: str
+    help_text: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> QueuedDetails | None:
+        if not isinstance(data, Mapping):
+            return None
+        details = cls(
+            explanation=str(data.get("explanation") or "").strip(),
+            expected_wait=str(data.get("expectedWait") or "").strip(),
+            help_text=str(data.get("helpText") or "").strip(),
+        )
+        return details if (details.explanation or details.expected_wait or details.help_text) else None
+
+    def describe(self) -> str:
+        """One line for the task log: ``<explanation> (expected wait: <wait>). <help text>``."""
+        text = self.explanation or "Waiting"
+        if self.expected_wait:
+            text += f" (expected wait: {self.expected_wait})"
+        if self.help_text:
+            text += f". {self.help_text}"
+        return text
+
+
 @dataclass(frozen=True)
 class Job:
     """One Domino job as the get/list/start endpoints describe it.
@@ -86,6 +230,13 @@ class Job:
     ended_at: str | None = None
     tags: tuple[Tag, ...] = ()
     goal_ids: tuple[str, ...] = ()
+    #: ``dominoStats``: the metrics the job wrote to ``dominostats.json`` (see :func:`stat_value`).
+    domino_stats: Mapping[str, int | float | str] = field(default_factory=dict, compare=False)
+    usage: JobUsage | None = None
+    git_repos: tuple[GitRepoState, ...] = ()
+    dataset_mounts: tuple[DatasetMount, ...] = ()
+    #: ``queuedJobStatusDetails``: why a queued job waits (``None`` when the server says nothing).
+    queued_details: QueuedDetails | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -117,6 +268,19 @@ class Job:
             ended_at=_opt_str(stages, "completedTime") or _opt_str(data, "endedAt"),
             tags=tuple(Tag.from_api(t) for t in data.get("tags") or () if isinstance(t, Mapping)),
             goal_ids=tuple(str(g) for g in data.get("goalIds") or () if g),
+            domino_stats=_domino_stats(data.get("dominoStats")),
+            usage=JobUsage.from_api(data.get("usage")),
+            git_repos=tuple(
+                GitRepoState.from_api(repo)
+                for repo in data.get("gitRepos") or ()
+                if isinstance(repo, Mapping)
+            ),
+            dataset_mounts=tuple(
+                DatasetMount.from_api(mount)
+                for mount in data.get("datasetMounts") or ()
+                if isinstance(mount, Mapping)
+            ),
+            queued_details=QueuedDetails.from_api(data.get("queuedJobStatusDetails")),
             raw=dict(data),
         )
 
@@ -170,6 +334,9 @@ class Job:
         ``endedAt``         str | None  ISO-8601 time it ended
         ``tags``            list        ``{"id", "name"}`` of each tag
         ``goalIds``         list[str]   the goals linked to the job
+        ``usage``           dict|None   ``{"cpuPercentage", "memoryGiB"}``: the job's peak CPU and memory
+        ``dominoStats``     dict        the job's ``dominostats.json`` metrics (numbers as numbers)
+        ``gitRepos``        list        ``{"name", "uri", "endingBranch", "endingCommitId"}`` of each repo
         ==================  ==========  ======================================================================
 
         :param project_id: the project the caller started or watched the job in (published job details
@@ -192,6 +359,9 @@ class Job:
             "endedAt": self.ended_at,
             "tags": [{"id": tag.id, "name": tag.name} for tag in self.tags],
             "goalIds": list(self.goal_ids),
+            "usage": self.usage.to_dict() if self.usage is not None else None,
+            "dominoStats": dict(self.domino_stats),
+            "gitRepos": [repo.to_dict() for repo in self.git_repos],
         }
 
 
@@ -250,17 +420,27 @@ class Project:
 
 @dataclass(frozen=True)
 class HardwareTier:
-    """A hardware tier a project may use; jobs are started with its ``id``, people know its ``name``."""
+    """A hardware tier a project may use; jobs are started with its ``id``, people know its ``name``.
+
+    ``cents_per_minute`` is the tier's price (``centsPerMinute``); ``None`` when the server did not
+    send one, which is "unknown", never zero.
+    """
 
     id: str
     name: str
+    cents_per_minute: float | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> HardwareTier:
-        """Read ``{hardwareTier: {id, name, ...}, capacity, ...}`` or a bare ``{id, name}``."""
+        """Read ``{hardwareTier: {id, name, centsPerMinute, ...}, capacity, ...}`` or a bare tier."""
         tier = data.get("hardwareTier")
         data = tier if isinstance(tier, Mapping) else data
-        return cls(id=str(data.get("id", "")), name=str(data.get("name", "")))
+        price = _number(data.get("centsPerMinute"))
+        return cls(
+            id=str(data.get("id", "")),
+            name=str(data.get("name", "")),
+            cents_per_minute=price if price is not None and price >= 0 else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +22,12 @@ from airflow_provider_domino.api.errors import (
     DominoError,
     DominoNotFoundError,
 )
+from airflow_provider_domino.api.job_spec import CLUSTER_TIER_FIELDS
 from airflow_provider_domino.api.models import HardwareTier, LogChunk, Project
 from airflow_provider_domino.api.project_path import split_project_path
 from airflow_provider_domino.hooks.connection import DominoConnectionSettings
 from airflow_provider_domino.hooks.retry import RetryPolicy
+from airflow_provider_domino.jobs.cost import PriceSheet
 from airflow_provider_domino.jobs.idempotency import key_in_title, random_key, title_with_key
 from airflow_provider_domino.jobs.log_cursor import (
     JSON as JSON_MODE,
@@ -40,6 +44,7 @@ from airflow_provider_domino.jobs.log_lines import last_lines, text_log_end
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
+    from airflow_provider_domino.api.job_spec import JobOptions
     from airflow_provider_domino.api.models import GoalLink, Job, JobPage, Tag
     from airflow_provider_domino.hooks.transport import AsyncTransport, SyncTransport
 
@@ -83,6 +88,32 @@ def choose_hardware_tier(value: str, tiers: list[HardwareTier], project_id: str)
         f"Hardware tier {value!r} is not available in Domino project {project_id}; its tiers are: {names}. "
         "No job was started"
     )
+
+
+def tier_parameter(hardware_tier: str | None, hardware_tier_id: str | None) -> tuple[str, str]:
+    """``(value, parameter name)`` of the one tier parameter given; both or neither is an error."""
+    given = [
+        (str(value).strip(), name)
+        for value, name in ((hardware_tier, "hardware_tier"), (hardware_tier_id, "hardware_tier_id"))
+        if value is not None and str(value).strip()
+    ]
+    if len(given) == 2:
+        raise DominoConfigError(
+            "Give either 'hardware_tier' (a tier name or id) or 'hardware_tier_id', not both"
+        )
+    if not given:
+        raise DominoConfigError("Parameter 'hardware_tier' must name a Domino hardware tier (its name or id)")
+    return given[0]
+
+
+def warn_tier_name_as_id(name: str) -> None:
+    """The deprecation of a tier *name* passed as ``hardware_tier_id`` (an id there stays silent)."""
+    message = (
+        f"hardware_tier_id={name!r} is a tier name, not an id; name tiers with hardware_tier={name!r} "
+        "instead (hardware_tier_id with a name will stop resolving in a future release)"
+    )
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
+    log.warning("%s", message)
 
 
 class DominoHook(BaseHook):
@@ -299,19 +330,25 @@ class DominoHook(BaseHook):
     def start_job(
         self,
         command: str,
-        hardware_tier_id: str,
+        hardware_tier_id: str | None = None,
         project_id: str | None = None,
         *,
+        hardware_tier: str | None = None,
         is_direct_hardware_tier_id: bool = False,
         environment_id: str | None = None,
         commit_id: str | None = None,
         title: str | None = None,
         idempotency_key: str | None = None,
+        options: JobOptions | None = None,
     ) -> Job:
         """Start a job (``POST /api/jobs/v1/jobs``) exactly once.
 
-        A tier given by name is first resolved to its id among the project's tiers
-        (:meth:`resolve_hardware_tier`); an unknown tier fails before anything is started.
+        The tier is given as ``hardware_tier`` (a name or an id) or, the older spelling,
+        ``hardware_tier_id``; not both. It is resolved to its id among the project's tiers
+        (:meth:`resolve_hardware_tier`), and so are the tiers ``options.compute_cluster`` names, all
+        from one read of the tier list; an unknown tier fails before anything is started. A *name*
+        given as ``hardware_tier_id`` still works but emits a ``DeprecationWarning`` recommending
+        ``hardware_tier``; an actual id there passes silently.
 
         The idempotency key (a random one when not given) travels in the job's title. If the start
         request fails in a way that means it may have been processed (connection reset after sending,
@@ -321,20 +358,28 @@ class DominoHook(BaseHook):
         failure never creates a second job and never adopts a job started with another key (the
         operator uses one key per try).
 
+        What the job's tiers cost is kept for :meth:`price_sheet` (no second read of the tier list).
+
         :param command: the command Domino runs, e.g. ``python train.py --epochs 10``.
-        :param hardware_tier_id: the tier's name (default) or id (``is_direct_hardware_tier_id=True``).
+        :param hardware_tier_id: the tier's id, or (deprecated) its name; ``is_direct_hardware_tier_id=True``
+            sends it as given, unresolved.
+        :param hardware_tier: the tier's name or id.
         :param project_id: Domino project id; defaults to the connection's ``project_id``.
         :param commit_id: run on this commit (e.g. an upstream job's ``outputCommitId``).
         :param idempotency_key: identifies this unit of work across retries (letters, digits, ``_.-``).
+        :param options: the other ``NewJobV1`` fields
+            (:class:`~airflow_provider_domino.api.job_spec.JobOptions`).
         """
         if not command or not command.strip():
             raise DominoConfigError("Parameter 'command' must be a non-empty command line")
-        if not hardware_tier_id or not str(hardware_tier_id).strip():
-            raise DominoConfigError("Parameter 'hardware_tier_id' must name a Domino hardware tier")
+        chosen, parameter = tier_parameter(hardware_tier, hardware_tier_id)
         project = self.project_id_or_default(project_id)
-        tier = str(hardware_tier_id).strip()
-        if not is_direct_hardware_tier_id:
-            tier = self.resolve_hardware_tier(tier, project)
+        tier = chosen
+        if not (is_direct_hardware_tier_id and parameter == "hardware_tier_id"):
+            tier = self.resolve_hardware_tier(chosen, project)
+            if parameter == "hardware_tier_id" and tier != chosen:
+                warn_tier_name_as_id(chosen)
+        options = self._resolve_cluster_tiers(options, project)
         key = idempotency_key or random_key()
         call = endpoints.start_job(
             project_id=project,
@@ -343,16 +388,30 @@ class DominoHook(BaseHook):
             environment_id=environment_id,
             commit_id=commit_id,
             title=title_with_key(title, key),
+            options=options,
         )
         from airflow_provider_domino.jobs.ownership import submit_exactly_once
 
-        return submit_exactly_once(
+        job = submit_exactly_once(
             lambda: self._sync.send(call),
             lambda: self.find_job_by_keys([key], project),
             lookup_window=self.start_lookup_window,
             sleep=time.sleep,
             clock=time.monotonic,
         )
+        cluster = options.compute_cluster if options is not None else None
+        self._price_sheets[job.id] = PriceSheet.of(tier, self._tier_lists.get(project), cluster)
+        return job
+
+    def _resolve_cluster_tiers(self, options: JobOptions | None, project: str) -> JobOptions | None:
+        """``options`` with the compute cluster's tier names replaced by ids (same tier list)."""
+        if options is None or not options.compute_cluster:
+            return options
+        cluster = dict(options.compute_cluster)
+        for name in CLUSTER_TIER_FIELDS:
+            if cluster.get(name):
+                cluster[name] = self.resolve_hardware_tier(str(cluster[name]).strip(), project)
+        return replace(options, compute_cluster=cluster)
 
     #: Seconds an ambiguous start keeps looking for its job in the (possibly lagging) job list.
     start_lookup_window: float = 10.0
@@ -422,21 +481,77 @@ class DominoHook(BaseHook):
     def resolve_hardware_tier(self, tier: str, project_id: str | None = None) -> str:
         """The id of hardware tier ``tier`` (a name, or already an id) among the project's tiers.
 
-        Reads ``GET /v4/projects/{projectId}/hardwareTiers`` (as python-domino does) and matches the
-        exact name first, then the name case-insensitively; a value that already is one of the
-        project's tier ids passes. An unknown tier raises :class:`DominoConfigError` listing the
-        project's tier names. A server without that route (404, the simplified reference) gets the
-        value as given.
+        Reads ``GET /v4/projects/{projectId}/hardwareTiers`` (as python-domino does) once per hook and
+        project (:meth:`hardware_tiers`), and matches the exact name first, then the name
+        case-insensitively; a value that already is one of the project's tier ids passes. An unknown
+        tier raises :class:`DominoConfigError` listing the project's tier names. A server without
+        that route (404, the simplified reference) gets the value as given.
         """
         project = self.project_id_or_default(project_id)
-        try:
-            tiers = self._sync.send(endpoints.list_hardware_tiers(project))
-        except DominoNotFoundError as err:
-            log.warning(
-                "Could not list hardware tiers of project %s (%s); sending %r as given", project, err, tier
-            )
+        tiers = self.hardware_tiers(project)
+        if tiers is None:
             return tier
         return choose_hardware_tier(tier, tiers, project)
+
+    def hardware_tiers(self, project_id: str) -> list[HardwareTier] | None:
+        """The project's tiers with their prices, read once per hook (``None``: the server has no such route).
+
+        The start resolves tier names through this list and the cost estimate prices the job from it,
+        so a job that named its tier costs one read of the list in all.
+        """
+        if project_id not in self._tier_lists:
+            try:
+                self._tier_lists[project_id] = self._sync.send(endpoints.list_hardware_tiers(project_id))
+            except DominoNotFoundError as err:
+                log.warning("Could not list hardware tiers of project %s (%s)", project_id, err)
+                self._tier_lists[project_id] = None
+        return self._tier_lists[project_id]
+
+    def price_sheet(
+        self,
+        job_id: str,
+        project_id: str | None = None,
+        *,
+        hardware_tier: str | None = None,
+        compute_cluster: Mapping[str, Any] | None = None,
+    ) -> PriceSheet | None:
+        """The tiers and prices of job ``job_id``, for the cost estimate (``jobs.cost``).
+
+        A job this hook started answers from what its start read, with no request. Otherwise (a job
+        reattached to, or started by another process) the tiers are resolved from ``hardware_tier``
+        and ``compute_cluster`` through the project's tier list, read once per hook; ``None`` when no
+        tier is known or the list cannot be read (the estimate then says so instead of guessing).
+        """
+        if job_id in self._price_sheets:
+            return self._price_sheets[job_id]
+        if not hardware_tier:
+            return None
+        try:
+            project = self.project_id_or_default(project_id)
+            tiers = self.hardware_tiers(project)
+            tier = choose_hardware_tier(hardware_tier, tiers, project) if tiers is not None else hardware_tier
+            cluster = dict(compute_cluster) if compute_cluster else None
+            for name in CLUSTER_TIER_FIELDS:
+                if cluster and cluster.get(name) and tiers is not None:
+                    cluster[name] = choose_hardware_tier(str(cluster[name]), tiers, project)
+        except DominoError as err:
+            log.warning("Could not price the hardware tiers of Domino job %s: %s", job_id, err)
+            return None
+        sheet = PriceSheet.of(tier, tiers, cluster)
+        self._price_sheets[job_id] = sheet
+        return sheet
+
+    def known_price_sheet(self, job_id: str) -> PriceSheet | None:
+        """The price sheet this hook already holds for ``job_id`` (from its start), without a request."""
+        return self._price_sheets.get(job_id)
+
+    @cached_property
+    def _tier_lists(self) -> dict[str, list[HardwareTier] | None]:
+        return {}
+
+    @cached_property
+    def _price_sheets(self) -> dict[str, PriceSheet]:
+        return {}
 
     def stop_job(
         self, job_id: str, project_id: str | None = None, *, commit_results: bool = True

@@ -4,7 +4,11 @@ When a ``DominoStartJobOperator`` (or ``@task.domino``) task with ``outlets`` su
 one asset event per outlet. :func:`annotate_outlet_events` puts the Domino job into each event's
 ``extra``::
 
-    {"domino_job_id": "...", "output_commit_id": "...", "project_id": "...", "job_url": "https://..."}
+    {"domino_job_id": "...", "output_commit_id": "...", "project_id": "...", "job_url": "https://...",
+     "domino_stats": {"accuracy": 0.93, "model": "gbm"}}
+
+``domino_stats`` is the job's ``dominoStats`` (what it wrote to ``dominostats.json``): numbers as
+numbers, anything else as text; ``{}`` when it wrote none.
 
 A DAG scheduled on the asset reads it from the event that triggered its run::
 
@@ -18,16 +22,17 @@ Nothing heavy is imported here; the operator calls this once, on its success pat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
-    from airflow_provider_domino.api.models import Job
+    from airflow_provider_domino.api.models import DatasetMount, Job
 
 #: The keys of an outlet event's ``extra`` that this provider sets.
-EXTRA_KEYS = ("domino_job_id", "output_commit_id", "project_id", "job_url")
+EXTRA_KEYS = ("domino_job_id", "output_commit_id", "project_id", "job_url", "domino_stats")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class SucceededJob:
     input_commit_id: str | None
     output_commit_id: str | None
     status: str
+    domino_stats: Mapping[str, int | float | str] = field(default_factory=dict)
+    dataset_mounts: tuple[DatasetMount, ...] = ()
 
     @classmethod
     def of(cls, job: Job, *, project_id: str | None, job_url: str) -> SucceededJob:
@@ -51,15 +58,18 @@ class SucceededJob:
             input_commit_id=job.commit_id,
             output_commit_id=job.output_commit_id,
             status=job.status_text,
+            domino_stats=dict(job.domino_stats),
+            dataset_mounts=job.dataset_mounts,
         )
 
-    def asset_event_extra(self) -> dict[str, str | None]:
+    def asset_event_extra(self) -> dict[str, Any]:
         """The ``extra`` of the task's outlet asset events."""
         return {
             "domino_job_id": self.job_id,
             "output_commit_id": self.output_commit_id,
             "project_id": self.project_id,
             "job_url": self.job_url,
+            "domino_stats": dict(self.domino_stats),
         }
 
 

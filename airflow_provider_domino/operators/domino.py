@@ -15,6 +15,12 @@ from airflow_provider_domino._compat import conf
 from airflow_provider_domino.api.errors import DominoConfigError
 from airflow_provider_domino.jobs.ownership import STATE_KEY
 from airflow_provider_domino.links.domino import JOB_URL_XCOM_KEY, DominoJobLink
+from airflow_provider_domino.operators._job_options import (
+    JOB_OPTION_FIELDS,
+    check_options_at_parse,
+    check_tier_choice,
+    options_at_run_time,
+)
 from airflow_provider_domino.operators._validation import (
     check_names,
     check_project_choice,
@@ -28,11 +34,14 @@ from airflow_provider_domino.operators._validation import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_domino.api.job_spec import JobOptions
     from airflow_provider_domino.api.models import Job
     from airflow_provider_domino.hooks.domino import DominoHook
     from airflow_provider_domino.integrations.assets import SucceededJob
+    from airflow_provider_domino.jobs.cost import PriceSheet
     from airflow_provider_domino.jobs.log_stream import LogFollower
     from airflow_provider_domino.jobs.ownership import TryIdentity
+    from airflow_provider_domino.jobs.results import JobReport
 
 #: What Airflow passes as ``next_method`` when it fails a deferred task itself (``BaseOperator`` constant).
 TRIGGER_FAIL_REPR = "__fail__"
@@ -74,7 +83,9 @@ class DominoStartJobOperator(BaseOperator):
     on: the job id is never lost over a cosmetic step.
 
     :param command: the command Domino runs (templated; may be an upstream task's output).
-    :param hardware_tier_id: hardware tier ID, or its name unless ``is_direct_hardware_tier_id`` (templated).
+    :param hardware_tier: the hardware tier's name or id (templated); resolved among the project's tiers.
+    :param hardware_tier_id: the older spelling: a tier id (a name still resolves, with a
+        ``DeprecationWarning`` recommending ``hardware_tier``); give one of the two (templated).
     :param project_id: Domino project id (templated). Alternatively ``project``.
     :param project: ``owner/name`` of the project, resolved through the API (templated).
     :param is_direct_hardware_tier_id: ``hardware_tier_id`` is an ID, never a name.
@@ -95,8 +106,23 @@ class DominoStartJobOperator(BaseOperator):
         fails (a sensor's ``timeout`` leaves the job running instead).
     :param fetch_logs: stream the job log into the task log while waiting.
     :param domino_conn_id: the Airflow connection to Domino (templated).
+    :param compute_cluster: a Spark, Ray, Dask or MPI cluster for the job: a dict of the spec's
+        ``ComputeClusterConfigV1`` keys; its tier fields take a name or id (templated).
+    :param main_repo_git_ref: ``{"refType": "head"|"branches"|"tags"|"commitId", "value": ...}``: the git
+        branch, tag or commit of a git-based project to run (templated).
+    :param environment_revision: ``"ActiveRevision"``, ``"LatestRevision"`` or ``"SomeRevision(<id>)"``
+        (templated).
+    :param external_volume_mount_ids: external volumes to mount (templated).
+    :param net_app_volume_ids: NetApp volumes to mount (templated).
+    :param capacity_type: capacity type within the tier, e.g. ``"spot"`` (templated).
+    :param snapshot_datasets_on_completion: snapshot the mounted datasets when the job ends (templated).
+    :param snapshot_net_app_volumes_on_completion: snapshot the NetApp volumes when the job ends
+        (templated). See ``docs/job-options.md`` for every option and its checks.
     :param reuse_succeeded_job: opt-in, off by default: when an earlier try of this task instance (even
         before a clear) left a job that succeeded, use it instead of running the work again.
+
+    When the job ends, XCom ``domino_stats`` holds its ``dominoStats`` and ``domino_cost`` an estimate of
+    its cost (``docs/cost.md``); the task log shows both, and why the job waits while it is queued.
 
     With ``do_xcom_push=False`` no XCom other than ``job_url`` (read by the job link) is pushed; a sensor
     downstream then needs ``project_id`` or ``project`` to share its project's status polling.
@@ -104,7 +130,9 @@ class DominoStartJobOperator(BaseOperator):
 
     template_fields: Sequence[str] = (
         "command",
+        "hardware_tier",
         "hardware_tier_id",
+        *JOB_OPTION_FIELDS,
         "project_id",
         "project",
         "environment_id",
@@ -124,7 +152,7 @@ class DominoStartJobOperator(BaseOperator):
         self,
         *,
         command: Any,
-        hardware_tier_id: str,
+        hardware_tier_id: str | None = None,
         project_id: str | None = None,
         project: str | None = None,
         is_direct_hardware_tier_id: bool = False,
@@ -141,18 +169,52 @@ class DominoStartJobOperator(BaseOperator):
         domino_conn_id: str = "domino_default",
         reuse_succeeded_job: bool = False,
         trigger_queue: str | None = None,
+        hardware_tier: str | None = None,
+        compute_cluster: Any = None,
+        main_repo_git_ref: Any = None,
+        environment_revision: str | None = None,
+        external_volume_mount_ids: Any = None,
+        net_app_volume_ids: Any = None,
+        capacity_type: str | None = None,
+        snapshot_datasets_on_completion: Any = None,
+        snapshot_net_app_volumes_on_completion: Any = None,
         **kwargs: Any,
     ) -> None:
         from airflow_provider_domino.triggers.placement import check_trigger_queue
 
         super().__init__(**kwargs)
         require_text_unless_runtime("command", command)
-        require_text_unless_runtime("hardware_tier_id", hardware_tier_id)
+        check_tier_choice(hardware_tier, hardware_tier_id)
+        options = check_options_at_parse(
+            {
+                "compute_cluster": compute_cluster,
+                "main_repo_git_ref": main_repo_git_ref,
+                "environment_revision": environment_revision,
+                "external_volume_mount_ids": external_volume_mount_ids,
+                "net_app_volume_ids": net_app_volume_ids,
+                "capacity_type": capacity_type,
+                "snapshot_datasets_on_completion": snapshot_datasets_on_completion,
+                "snapshot_net_app_volumes_on_completion": snapshot_net_app_volumes_on_completion,
+            }
+        )
         require_positive("poll_interval", poll_interval)
         require_positive("timeout", timeout, optional=True)
         check_project_choice(project_id, project)
         self.command = command
         self.hardware_tier_id = hardware_tier_id
+        self.hardware_tier = hardware_tier
+        self.compute_cluster = options["compute_cluster"]
+        self.main_repo_git_ref = options["main_repo_git_ref"]
+        self.environment_revision = options["environment_revision"]
+        self.external_volume_mount_ids = options["external_volume_mount_ids"]
+        self.net_app_volume_ids = options["net_app_volume_ids"]
+        self.capacity_type = options["capacity_type"]
+        self.snapshot_datasets_on_completion = options["snapshot_datasets_on_completion"]
+        self.snapshot_net_app_volumes_on_completion = options["snapshot_net_app_volumes_on_completion"]
+        #: Why the job waits, as last shown, and the job's results at the end (made on first use).
+        self._job_report: JobReport | None = None
+        #: The job's tiers and prices, carried over a deferral (``docs/cost.md``).
+        self._price_sheet: PriceSheet | None = None
         self.project_id = project_id
         self.project = project
         self.is_direct_hardware_tier_id = is_direct_hardware_tier_id
@@ -270,6 +332,8 @@ class DominoStartJobOperator(BaseOperator):
             self.command,
             self.hardware_tier_id,
             self.job_project_id,
+            hardware_tier=self.hardware_tier,
+            options=self._rendered_options(),
             is_direct_hardware_tier_id=self.is_direct_hardware_tier_id,
             environment_id=self.environment_id,
             commit_id=self.commit_id,
@@ -297,6 +361,45 @@ class DominoStartJobOperator(BaseOperator):
             except DominoError as err:
                 self.log.warning("Could not link goal %r to Domino job %s: %s", goal_id, job_id, err)
 
+    # --- job options and results --------------------------------------------------------------
+
+    def _rendered_options(self) -> JobOptions | None:
+        """The ``NewJobV1`` options as rendered, checked (``DominoConfigError`` names a bad one)."""
+        return options_at_run_time({name: getattr(self, name) for name in JOB_OPTION_FIELDS})
+
+    def _report(self, context: Context) -> JobReport:
+        """Why the job waits, and its results at the end (a ``jobs.results.JobReport``)."""
+        if self._job_report is None:
+            from airflow_provider_domino.jobs.results import JobReport
+
+            self._job_report = JobReport(self.log, lambda key, value: self._push(context, key, value))
+        return self._job_report
+
+    def _job_price_sheet(self, job_id: str) -> PriceSheet | None:
+        """The job's tiers and prices: carried over a deferral, kept by the hook from the start, or (a job
+        this try did not start) read once from the project's tier list. ``None`` when unknown."""
+        from airflow_provider_domino.api.errors import DominoError
+
+        if self._price_sheet is not None:
+            return self._price_sheet
+        try:
+            return self.hook.price_sheet(
+                job_id,
+                self._job_project_id(),
+                hardware_tier=self.hardware_tier or self.hardware_tier_id,
+                compute_cluster=self.compute_cluster if isinstance(self.compute_cluster, dict) else None,
+            )
+        except DominoError as err:
+            self.log.warning("Could not read the hardware tier prices for Domino job %s: %s", job_id, err)
+            return None
+
+    def _report_results(self, context: Context, job: Job) -> None:
+        """The results summary and the cost line in the task log; XCom ``domino_stats`` and ``domino_cost``.
+
+        A price that cannot be read makes the cost "unknown"; it never fails the task.
+        """
+        self._report(context).finish(job, self._job_price_sheet(job.id))
+
     # --- execute -----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
@@ -312,7 +415,8 @@ class DominoStartJobOperator(BaseOperator):
     def _check_rendered(self) -> None:
         """Check the values Jinja or an upstream task supplied; the parse-time checks skipped them."""
         require_text("command", self.command)
-        require_text("hardware_tier_id", self.hardware_tier_id)
+        check_tier_choice(self.hardware_tier, self.hardware_tier_id)
+        self._rendered_options()  # every option is checked before anything is started
         require_text("domino_conn_id", self.domino_conn_id)
         self.tags = names_of("tags", self.tags)
         self.goal_ids = names_of("goal_ids", self.goal_ids)
@@ -329,6 +433,7 @@ class DominoStartJobOperator(BaseOperator):
         current: Job | None = job
         error: Exception | None = None
         while True:
+            self._report(context).show_wait_reason(current)
             if current is not None:
                 self._follow_log(current)
             step = watch_step(
@@ -405,6 +510,7 @@ class DominoStartJobOperator(BaseOperator):
         """Record the final job details (XCom ``job``) and return the job id (XCom ``return_value``)."""
         self._final_job = job
         self._push(context, "job", self._job_summary(job))
+        self._report_results(context, job)
         self._announce_success(context, job)
         return job.id
 
@@ -477,6 +583,7 @@ class DominoStartJobOperator(BaseOperator):
 
         if not job.is_success:
             self._push(context, "job", self._job_summary(job))
+            self._report_results(context, job)
             raise DominoJobFailedError(
                 job.id,
                 job.status_text,
@@ -546,11 +653,28 @@ class DominoStartJobOperator(BaseOperator):
                 task_key=task_key_of(context),
             ),
             method_name="execute_complete",
+            kwargs=self._price_sheet_kwargs(job.id),
             timeout=timeout,
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        """Resume after the trigger fired: validate its event and turn it into the task's outcome."""
+    def _price_sheet_kwargs(self, job_id: str) -> dict[str, Any] | None:
+        """``next_kwargs`` carrying the price sheet the start read, so the resumed step reads no tier list."""
+        sheet = self.hook.known_price_sheet(job_id)
+        return {"domino_price_sheet": sheet.to_json()} if sheet is not None else None
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        domino_price_sheet: dict[str, Any] | None = None,
+    ) -> str:
+        """Resume after the trigger fired: validate its event and turn it into the task's outcome.
+
+        :param domino_price_sheet: the job's tiers and prices as the start read them (``next_kwargs``).
+        """
+        from airflow_provider_domino.jobs.cost import PriceSheet
+
+        self._price_sheet = PriceSheet.from_json(domino_price_sheet)
         from airflow_provider_domino.jobs.log_cursor import LogCursor
         from airflow_provider_domino.triggers.domino import validate_event
 

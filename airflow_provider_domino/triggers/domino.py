@@ -116,6 +116,8 @@ class DominoJobTrigger(BaseTrigger):
         )
         self._checkpointed_cursor = self._log_follower.cursor
         self._checkpointed_at = 0.0
+        #: Why the job waits, as last shown (``jobs.results.wait_reason_to_show``).
+        self._last_wait_reason: str | None = None
 
     @property
     def log_cursor(self) -> LogCursor:
@@ -181,6 +183,7 @@ class DominoJobTrigger(BaseTrigger):
                         error = err
                 if job is not None:
                     self.project_id = self.project_id or job.project_id  # a flat job names it
+                await self._show_wait_reason(hook, job, from_list=watch is not None)
                 # The first read of a running job's log waits for the first (spread) wait: at the first
                 # status the job has barely started, and reading then would cost every trigger one
                 # extra request per job. An ended job's log is always finished at once.
@@ -226,6 +229,25 @@ class DominoJobTrigger(BaseTrigger):
             if watcher is not None and watch is not None:
                 watcher.unregister(watch)
             await hook.aclose()
+
+    async def _show_wait_reason(self, hook: Any, job: Job | None, *, from_list: bool) -> None:
+        """Log why a queued job waits, once per change, as the operator does on a worker.
+
+        :param from_list: ``job`` is a job list item (the coalesced watcher's), which carries no
+            ``queuedJobStatusDetails``: while (and only while) the job is queued, its details are read
+            too, one request per check. A job read from its own route has them already.
+        """
+        from airflow_provider_domino.api.errors import DominoError
+        from airflow_provider_domino.jobs.results import wait_reason_needs_details, wait_reason_to_show
+
+        if from_list and wait_reason_needs_details(job):
+            try:
+                job = await hook.aget_job(self.job_id)
+            except DominoError:
+                return  # the next check tries again; the status itself was read already
+        line, self._last_wait_reason = wait_reason_to_show(job, self._last_wait_reason)
+        if line:
+            self.log.info("%s", line)
 
     def _register_with_watcher(self) -> tuple[Any, Any]:
         """Share the project's status polling with every other trigger of this loop (one list request

@@ -68,9 +68,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--hardware-tier",
         action="append",
         default=[],
-        metavar="ID=NAME",
-        help="a hardware tier every project offers (repeatable; replaces the defaults small-k8s=Small, "
-        "medium-k8s=Medium, large-k8s=Large, gpu-small-k8s=GPU Small; the first is the default)",
+        metavar="ID=NAME[:CENTS]",
+        help="a hardware tier every project offers, with its price in cents per minute (default 0) "
+        "(repeatable; replaces the defaults small-k8s=Small:0.8, medium-k8s=Medium:2, "
+        "large-k8s=Large:6.5, gpu-small-k8s=GPU Small:25; the first is the default)",
     )
     parser.add_argument(
         "--faults", metavar="JSON_OR_@FILE", help="fault-injection configuration (tests only)"
@@ -123,8 +124,18 @@ def _parse_tiers(values: Sequence[str]) -> tuple[HardwareTier, ...] | None:
     for value in values:
         tier_id, separator, name = value.partition("=")
         if not separator or not tier_id.strip() or not name.strip():
-            raise _UsageError(f"--hardware-tier expects ID=NAME, got {value!r}")
-        tiers.append(HardwareTier(tier_id.strip(), name.strip()))
+            raise _UsageError(f"--hardware-tier expects ID=NAME[:CENTS], got {value!r}")
+        price = 0.0
+        label, colon, cents = name.rpartition(":")
+        if colon:
+            try:
+                price = float(cents)
+            except ValueError:
+                raise _UsageError(f"--hardware-tier price must be a number of cents, got {cents!r}") from None
+            if price < 0 or not label.strip():
+                raise _UsageError(f"--hardware-tier expects ID=NAME[:CENTS], got {value!r}")
+            name = label
+        tiers.append(HardwareTier(tier_id.strip(), name.strip(), price))
     return tuple(tiers) or None
 
 

@@ -59,6 +59,7 @@ class EmulatorContext:
             "flatShapes": self.settings.flat_shapes,
             "listLagSeconds": self.settings.list_lag_seconds,
             "logPageCap": self.settings.log_page_cap,
+            "maxConcurrentPerTier": self.settings.max_concurrent_per_tier,  # read-only
         }
 
     def update_runtime_settings(self, changes: dict[str, object]) -> None:

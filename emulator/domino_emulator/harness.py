@@ -315,6 +315,17 @@ class EmulatorProcess:
         settings: dict[str, Any] = self._admin("GET", "/_emulator/settings").json()
         return settings
 
+    def fill_tier(self, project_id: str, tier_id: str, command: str = "sleep 30") -> list[str]:
+        """Start ``command`` on every run slot of ``tier_id`` (the next job there queues); their ids."""
+        slots = int(self.settings()["maxConcurrentPerTier"])
+        body = {"projectId": project_id, "runCommand": command, "hardwareTier": tier_id}
+        started = []
+        for _ in range(slots):
+            response = self.api("POST", "/api/jobs/v1/jobs", json=body)
+            response.raise_for_status()
+            started.append(response.json()["job"]["id"])
+        return started
+
     def set_list_lag(self, seconds: float) -> None:
         """From now on, keep each new job out of the beta list for ``seconds``."""
         self._admin("PATCH", "/_emulator/settings", json={"listLagSeconds": seconds})

@@ -7,10 +7,12 @@ Domino shapes, and the simplified reference's flat ones behind ``--flat-shapes``
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 PENDING = "Pending"
 RUNNING = "Running"
@@ -39,6 +41,14 @@ def epoch_ms_from_iso(value: str) -> int:
     """The inverse of :func:`iso_from_ms` (and of :func:`utc_now_iso`)."""
     moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000 + 0.5)
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def new_object_id() -> str:
@@ -90,8 +100,22 @@ class Job:
     pid: int | None = None
     pid_start_time: int | None = None
     tags: list[Tag] = field(default_factory=list)
+    #: The optional ``NewJobV1`` fields the start carried (compute cluster, git ref...), as JSON.
+    options_json: str = "{}"
+    #: What the run produced besides files: ``dominoStats`` and ``usage``, as JSON.
+    results_json: str = "{}"
     number: int = 0
     listed_after: float = 0.0
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The optional ``NewJobV1`` fields of the start, as sent."""
+        return _json_object(self.options_json)
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """``dominoStats`` (a list of ``{name, value}``) and ``usage``, once the job ended."""
+        return _json_object(self.results_json)
 
     @property
     def is_terminal(self) -> bool:

@@ -7,6 +7,8 @@ naming the bad field, and clients are tested against exactly that, not FastAPI's
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -154,3 +156,90 @@ def job_or_404(context: EmulatorContext, encoded_job_id: str) -> Job:
     if job is None:
         raise ApiError(404, f"Job '{job_id}' not found")
     return job
+
+
+#: ``ComputeClusterConfigV1``: its fields, their JSON types (``float`` meaning any number), required ones.
+CLUSTER_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "clusterType": str,
+    "computeEnvironmentId": str,
+    "workerCount": int,
+    "workerHardwareTier": str,
+    "maxWorkerCount": int,
+    "masterHardwareTierId": str,
+    "workerStorageMB": (int, float),
+    "computeEnvironmentRevisionSpec": str,
+}
+CLUSTER_REQUIRED = ("clusterType", "computeEnvironmentId", "workerCount", "workerHardwareTier")
+#: ``ClusterTypeV1``.
+CLUSTER_TYPES = ("dask", "mpi", "ray", "spark")
+GIT_REF_FIELDS: dict[str, type | tuple[type, ...]] = {"refType": str, "value": str}
+#: The optional ``NewJobV1`` fields kept with a job and echoed back.
+OPTION_FIELDS = (
+    "capacityType", "computeCluster", "environmentRevisionSpec", "externalVolumeMountIds", "mainRepoGitRef",
+    "netAppVolumeIds", "snapshotDatasetsOnCompletion", "snapshotNetAppVolumesOnCompletion",
+)  # fmt: skip
+_REVISION = re.compile(r"^(ActiveRevision|LatestRevision|SomeRevision\([^()\s]+\))$")
+
+
+def _check_number_fields(
+    data: dict[str, Any], listed: dict[str, type | tuple[type, ...]], where: str
+) -> None:
+    for name, value in data.items():
+        expected = listed.get(name)
+        if isinstance(expected, tuple) and (isinstance(value, bool) or not isinstance(value, expected)):
+            raise ApiError(400, f"Field '{where}.{name}' must be a number")
+
+
+def _revision(value: Any, where: str) -> None:
+    if not isinstance(value, str) or not _REVISION.match(value):
+        raise ApiError(
+            400,
+            f"Field '{where}' must be ActiveRevision, LatestRevision or SomeRevision(<id>), got {value!r}",
+        )
+
+
+def job_options(body: dict[str, Any], tier_ids: Collection[str]) -> dict[str, Any]:
+    """The optional ``NewJobV1`` fields of a start body, checked per the spec; 400 names a bad one.
+
+    ``mainRepoGitRef.refType`` is only checked for being a string, as Domino does: an unknown type
+    is accepted here and fails the job in setup (``runner``).
+    """
+    options = {name: body[name] for name in OPTION_FIELDS if body.get(name) is not None}
+    cluster = options.get("computeCluster")
+    if cluster is not None:
+        check_listed_fields(cluster, CLUSTER_FIELDS, "ComputeClusterConfigV1")
+        _check_number_fields(cluster, CLUSTER_FIELDS, "computeCluster")
+        for name in CLUSTER_REQUIRED:
+            if cluster.get(name) is None:
+                raise ApiError(400, f"Missing required field 'computeCluster.{name}'")
+        if cluster["clusterType"] not in CLUSTER_TYPES:
+            raise ApiError(
+                400,
+                f"Field 'computeCluster.clusterType' must be one of {', '.join(CLUSTER_TYPES)}, "
+                f"got {cluster['clusterType']!r}",
+            )
+        for name in ("workerHardwareTier", "masterHardwareTierId"):
+            if cluster.get(name) is not None and cluster[name] not in tier_ids:
+                raise ApiError(
+                    400, f"Field 'computeCluster.{name}': '{cluster[name]}' is not a hardware tier id"
+                )
+        if cluster["workerCount"] < 0:
+            raise ApiError(400, "Field 'computeCluster.workerCount' must not be negative")
+        if cluster.get("maxWorkerCount") is not None and cluster["maxWorkerCount"] < cluster["workerCount"]:
+            raise ApiError(400, "Field 'computeCluster.maxWorkerCount' must be at least workerCount")
+        if cluster.get("computeEnvironmentRevisionSpec") is not None:
+            _revision(
+                cluster["computeEnvironmentRevisionSpec"], "computeCluster.computeEnvironmentRevisionSpec"
+            )
+    ref = options.get("mainRepoGitRef")
+    if ref is not None:
+        check_listed_fields(ref, GIT_REF_FIELDS, "GitRefV1")
+        required_text(ref, "refType")
+    if "environmentRevisionSpec" in options:
+        _revision(options["environmentRevisionSpec"], "environmentRevisionSpec")
+    for name in ("externalVolumeMountIds", "netAppVolumeIds"):
+        if any(not isinstance(item, str) or not item for item in options.get(name, ())):
+            raise ApiError(400, f"Field '{name}' must be an array of ids (strings)")
+    if "capacityType" in options and not options["capacityType"].strip():
+        raise ApiError(400, "Field 'capacityType' must not be empty")
+    return options

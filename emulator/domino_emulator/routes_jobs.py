@@ -7,6 +7,7 @@ here, so an id containing ``/`` stays one segment.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -30,6 +31,7 @@ from domino_emulator.parsing import (
     check_listed_fields,
     choice_query,
     int_query,
+    job_options,
     job_or_404,
     json_object,
     optional_flag,
@@ -89,7 +91,9 @@ def add_job_routes(api: FastAPI, context: EmulatorContext) -> None:
     def details(job: Job) -> dict[str, Any]:
         if flat:
             return shapes.flat_job(job)
-        return {"job": shapes.published_job(job, goal_ids(job)), "metadata": shapes.metadata()}
+        queued = runner.waiting_for_capacity(job)
+        shape = shapes.published_job(job, goal_ids(job), queued=queued)
+        return {"job": shape, "metadata": shapes.metadata()}
 
     @api.get("/api/jobs/beta/jobs", name="list_jobs")
     async def list_jobs(request: Request) -> JSONResponse:
@@ -170,6 +174,7 @@ def add_job_routes(api: FastAPI, context: EmulatorContext) -> None:
         commit_id = optional_text(body, "commitId")
         title = optional_text(body, "title")
         environment_id = optional_text(body, "environmentId") or DEFAULT_ENVIRONMENT_ID
+        options = job_options(body, {known.id for known in settings.hardware_tiers})
         project = store.project(project_id)
         if project is None:
             raise ApiError(404, f"Project '{project_id}' not found")
@@ -194,6 +199,7 @@ def add_job_routes(api: FastAPI, context: EmulatorContext) -> None:
             environment_id=environment_id,
             commit_id=commit_id,
             submitted_at=utc_now_iso(),
+            options_json=json.dumps(options),
         )
         store.add_job(job)
         job.listed_after = time.monotonic() + settings.list_lag_seconds

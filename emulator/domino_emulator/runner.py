@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domino_emulator import shapes
 from domino_emulator.joblogs import PREPARE_OUTPUT, STDERR, STDOUT, STREAM_FILES, JobLog
 from domino_emulator.models import (
     ERROR,
@@ -36,6 +38,7 @@ from domino_emulator.models import (
     STOPPED,
     SUCCEEDED,
     Job,
+    epoch_ms_from_iso,
     utc_now_iso,
 )
 from domino_emulator.processes import (
@@ -69,6 +72,20 @@ printf '%s\\n' "$code" > "$2.tmp" && mv -f "$2.tmp" "$2"
 exit "$code"
 """
 
+#: The file a job writes its metrics to, in its working directory (Domino's convention).
+DOMINO_STATS_FILE = "dominostats.json"
+MAX_STATS_BYTES = 64 * 1024
+#: ``GitRefV1.refType`` values a Domino deployment accepts; any other fails the job in setup.
+GIT_REF_TYPES = ("head", "branches", "tags", "commitId")
+
+
+def _stat_text(value: Any) -> str:
+    """A ``dominoStats`` value as the spec types it: a string (``0.91`` -> ``"0.91"``)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 # 24-hex ObjectIds; ``job-`` and 12 hex digits is what emulators before 0.2 gave, kept readable.
 _JOB_ID = re.compile(r"^(?:[0-9a-f]{24}|job-[0-9a-f]{12})$")
 _SCRUBBED_ENV = ("DOMINO_EMULATOR_API_KEY",)
@@ -87,6 +104,8 @@ class _ActiveJob:
     terminating: bool = False
     exit_handled: bool = False
     exit_code: int | None = None
+    #: ``(cpu seconds, peak resident KiB)`` of the job's process tree, when the runner reaped it.
+    rusage: tuple[float, int] | None = None
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -148,6 +167,15 @@ class JobRunner:
     def queued_on(self, tier_id: str) -> int:
         """How many jobs wait for a slot of ``tier_id``."""
         return len(self._queues.get(tier_id, ()))
+
+    def waiting_for_capacity(self, job: Job) -> dict[str, str] | None:
+        """``queuedJobStatusDetails`` of a job queued behind its tier's limit, else None."""
+        if job.status != PENDING or job.id not in self._queues.get(job.hardware_tier_id, ()):
+            return None
+        if self._running_per_tier[job.hardware_tier_id] < self._settings.max_concurrent_per_tier:
+            return None  # about to start
+        tier = self._settings.tier_by_id(job.hardware_tier_id)
+        return shapes.queued_details(tier, job.hardware_tier_id, self._settings.max_concurrent_per_tier)
 
     def pid_of(self, job_id: str) -> int | None:
         """The pid of a running job's process group leader, or None."""
@@ -275,17 +303,29 @@ class JobRunner:
         self._watch(active)
 
     def _prepare_job_dir(self, job: Job) -> None:
+        ref = job.options.get("mainRepoGitRef")
+        if isinstance(ref, dict) and ref.get("refType") not in GIT_REF_TYPES:
+            raise ValueError(f"Unknown reference type '{ref.get('refType')}'")
         work = self.working_dir(job.id)
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
         tier = self._settings.tier_by_id(job.hardware_tier_id)
         tier_text = f"{tier.name} ({tier.id})" if tier else job.hardware_tier_id
-        setup = [
-            f"Preparing job #{job.number} on hardware tier {tier_text}",
-            f"Pulling image emulator/environment:{job.environment_id} (already present)",
-            f"Checking out commit {job.commit_id}",
-        ]
+        options = job.options
+        setup = [f"Preparing job #{job.number} on hardware tier {tier_text}"]
+        revision = options.get("environmentRevisionSpec", "ActiveRevision")
+        setup.append(f"Pulling image emulator/environment:{job.environment_id} ({revision}, already present)")
+        ref = options.get("mainRepoGitRef")
+        if isinstance(ref, dict):
+            setup.append(f"Checking out git reference {ref.get('refType')} {ref.get('value') or ''}".rstrip())
+        setup.append(f"Checking out commit {job.commit_id}")
+        setup.extend(self._describe_cluster(options.get("computeCluster")))
+        for name in ("externalVolumeMountIds", "netAppVolumeIds"):
+            for volume_id in options.get(name, ()):
+                setup.append(f"Mounting volume {volume_id}")
+        if options.get("capacityType"):
+            setup.append(f"Capacity type: {options['capacityType']}")
         self._commits.checkout(job.commit_id, work)
         setup.append("Project files are in place")
         setup.append("Starting the run command")
@@ -294,6 +334,21 @@ class JobRunner:
             prepare.write("".join(line + "\n" for line in setup).encode())
         for stream in (STDOUT, STDERR):
             (directory / STREAM_FILES[stream]).touch()
+
+    def _describe_cluster(self, cluster: Any) -> list[str]:
+        """Setup lines of a compute cluster: the emulator records it and runs only the job's command."""
+        if not isinstance(cluster, dict):
+            return []
+        workers = self._settings.tier_by_id(cluster.get("workerHardwareTier", ""))
+        text = (
+            f"Starting a {cluster.get('clusterType')} cluster: {cluster.get('workerCount')} worker(s) on "
+            f"{workers.name if workers else cluster.get('workerHardwareTier')}"
+        )
+        if cluster.get("maxWorkerCount") is not None:
+            text += f", autoscaling up to {cluster['maxWorkerCount']}"
+        if cluster.get("masterHardwareTierId"):
+            text += f", master on {cluster['masterHardwareTierId']}"
+        return [text, "The cluster is emulated: the run command runs alone, with the cluster's settings"]
 
     def _job_environment(self, job: Job) -> dict[str, str]:
         project = self._store.project(job.project_id)
@@ -309,6 +364,10 @@ class JobRunner:
         )
         if self._settings.proxy_url:
             env["DOMINO_API_PROXY"] = self._settings.proxy_url
+        cluster = job.options.get("computeCluster")
+        if isinstance(cluster, dict):
+            env["DOMINO_CLUSTER_TYPE"] = str(cluster.get("clusterType"))
+            env["DOMINO_CLUSTER_WORKER_COUNT"] = str(cluster.get("workerCount"))
         return env
 
     def _launch(self, job: Job) -> subprocess.Popen[bytes]:
@@ -400,11 +459,27 @@ class JobRunner:
         """The command's exit code: from the wrapper's file, else from reaping our own child."""
         exit_code: int | None = None
         if active.popen is not None:
-            returncode = active.popen.poll()  # also reaps the zombie
+            returncode = self._reap(active)
             if returncode is not None:
                 exit_code = returncode if returncode >= 0 else 128 - returncode
         recorded = self._read_exit_code(active.job_id)
         return recorded if recorded is not None else exit_code
+
+    @staticmethod
+    def _reap(active: _ActiveJob) -> int | None:
+        """Reap our own child with ``wait4``, keeping its CPU time and peak memory (the job's usage)."""
+        assert active.popen is not None
+        if active.popen.returncode is not None:
+            return active.popen.returncode
+        try:
+            pid, status, usage = os.wait4(active.popen.pid, os.WNOHANG)
+        except ChildProcessError:
+            return active.popen.poll()
+        if pid == 0:
+            return None
+        active.popen.returncode = os.waitstatus_to_exitcode(status)
+        active.rusage = (usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+        return active.popen.returncode
 
     async def _terminate(self, active: _ActiveJob) -> None:
         """Stop a running job: SIGTERM its group, SIGKILL whatever is left after the grace period.
@@ -447,6 +522,30 @@ class JobRunner:
         log = self._logs.get(job_id) or JobLog(self.job_dir(job_id))
         log.append_line(STDERR, text)
 
+    def _results(self, job: Job, active: _ActiveJob | None, work: Path, ended_at: str) -> dict[str, Any]:
+        """``dominoStats`` from the ``dominostats.json`` the job left in its working directory (as
+        Domino reads it), and ``usage`` from the reaped process tree: CPU as a percentage of the
+        tier's one emulated core over the run, and peak resident memory."""
+        results: dict[str, Any] = {}
+        stats_file = work / DOMINO_STATS_FILE
+        try:
+            if stats_file.is_file() and stats_file.stat().st_size <= MAX_STATS_BYTES:
+                data = json.loads(stats_file.read_text(encoding="utf-8"))
+                if isinstance(data, dict):
+                    results["dominoStats"] = [
+                        {"name": str(name), "value": _stat_text(value)} for name, value in data.items()
+                    ]
+        except (OSError, ValueError) as exc:
+            self.append_log_line(job.id, f"Could not read {DOMINO_STATS_FILE}: {exc}")
+        if active is not None and active.rusage is not None and job.started_at:
+            cpu_seconds, peak_kib = active.rusage
+            wall = max((epoch_ms_from_iso(ended_at) - epoch_ms_from_iso(job.started_at)) / 1000, 0.001)
+            results["usage"] = {
+                "cpuPercentage": round(min(cpu_seconds / wall * 100, 100.0), 1),
+                "memoryGiB": round(peak_kib / (1024 * 1024), 4),
+            }
+        return results
+
     async def _complete(
         self, job: Job, active: _ActiveJob | None, status: str, exit_code: int | None, line: str | None
     ) -> None:
@@ -456,13 +555,15 @@ class JobRunner:
                 self.append_log_line(job.id, line)
             work = self.working_dir(job.id)
             output_commit_id = job.commit_id
-            if work.is_dir():
+            ended_at = utc_now_iso()
+            job.results_json = json.dumps(self._results(job, active, work, ended_at))
+            if work.is_dir() and status != ERROR:  # a job that never ran commits nothing
                 output_commit_id = await asyncio.to_thread(self._commits.snapshot, work)
                 self._store.add_commit(output_commit_id, job.project_id, utc_now_iso(), job.id)
                 self._store.set_head(job.project_id, output_commit_id)
             job.status = status
             job.exit_code = exit_code
-            job.ended_at = utc_now_iso()
+            job.ended_at = ended_at
             job.output_commit_id = output_commit_id
             self._store.save_job(job)
             if self.job_dir(job.id).is_dir():

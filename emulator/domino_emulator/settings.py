@@ -18,19 +18,24 @@ MAX_LINES_PER_TIMESTAMP = 100
 
 @dataclass(frozen=True)
 class HardwareTier:
-    """A hardware tier: the published API takes its ``id``; people know it by its ``name``."""
+    """A hardware tier: the published API takes its ``id``; people know it by its ``name``.
+
+    ``cents_per_minute`` is its price (``centsPerMinute`` in the tier list), made up but fixed, so a
+    client's cost estimate can be checked against it.
+    """
 
     id: str
     name: str
+    cents_per_minute: float = 0.0
 
 
 #: Ids differ from names, as on a real Domino, so a client that sends a name where an id
 #: belongs fails here too. The first tier is every project's default.
 DEFAULT_HARDWARE_TIERS: tuple[HardwareTier, ...] = (
-    HardwareTier("small-k8s", "Small"),
-    HardwareTier("medium-k8s", "Medium"),
-    HardwareTier("large-k8s", "Large"),
-    HardwareTier("gpu-small-k8s", "GPU Small"),
+    HardwareTier("small-k8s", "Small", 0.8),
+    HardwareTier("medium-k8s", "Medium", 2.0),
+    HardwareTier("large-k8s", "Large", 6.5),
+    HardwareTier("gpu-small-k8s", "GPU Small", 25.0),
 )
 
 

@@ -97,8 +97,76 @@ def published_tag(tag: Tag) -> dict[str, str]:
     }
 
 
-def published_job(job: Job, goal_ids: list[str] | None = None) -> dict[str, Any]:
-    """``JobV1`` (a list item), or ``JobDetailsV1`` when ``goal_ids`` is given."""
+def queued_details(tier: HardwareTier | None, tier_id: str, limit: int) -> dict[str, str]:
+    """``QueuedJobStatusDetailsV1`` of a job waiting for a free slot on its tier.
+
+    Worded from the tier and its limit only, so it reads the same on every poll until it changes.
+    """
+    name = tier.name if tier else tier_id
+    return {
+        "explanation": (
+            f"Waiting for capacity on hardware tier {name}: all {limit} of its run slots are in use"
+        ),
+        "expectedWait": "Until a run on this hardware tier finishes",
+        "helpText": f"Stop a run on {name}, or start the job on another hardware tier, to run it sooner",
+    }
+
+
+def _stats(job: Job) -> list[dict[str, str]]:
+    stats = job.results.get("dominoStats")
+    return stats if isinstance(stats, list) else []
+
+
+def _git_repos(job: Job) -> list[dict[str, Any]]:
+    """``MountedGitRepoV1`` of the main repository, for a job started on a git reference."""
+    ref = job.options.get("mainRepoGitRef")
+    if not isinstance(ref, dict):
+        return []
+    branch = ref.get("value") if ref.get("refType") == "branches" else None
+    repo: dict[str, Any] = {
+        "id": stable_object_id("repo", job.project_id),
+        "name": "main",
+        "uri": f"file:///domino-emulator/projects/{job.project_id}.git",
+        "ref": str(ref.get("refType")) + (f":{ref['value']}" if ref.get("value") else ""),
+        "serviceProvider": "unknown",
+        "startingCommitId": job.commit_id,
+    }
+    if branch:
+        repo["startingBranch"] = branch
+    if job.is_terminal and job.output_commit_id:
+        repo["endingCommitId"] = job.output_commit_id
+        if branch:
+            repo["endingBranch"] = branch
+    return [repo]
+
+
+def _volume_mounts(job: Job) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    external = [
+        {"name": volume_id, "mountPath": f"/mnt/data/{volume_id}", "readOnly": False}
+        for volume_id in job.options.get("externalVolumeMountIds", ())
+    ]
+    netapp = [
+        {
+            "name": volume_id,
+            "volumeMountPath": f"/mnt/netapp/{volume_id}",
+            "volumeReadOnly": False,
+            "snapshotMountPath": f"/mnt/netapp/{volume_id}/.snapshots",
+            "snapshotReadOnly": True,
+        }
+        for volume_id in job.options.get("netAppVolumeIds", ())
+    ]
+    return external, netapp
+
+
+def published_job(
+    job: Job, goal_ids: list[str] | None = None, *, queued: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``JobV1`` (a list item), or ``JobDetailsV1`` when ``goal_ids`` is given.
+
+    The details echo the start's ``computeCluster`` and ``mainRepoGitRef``, the mounted volumes, the
+    job's ``dominoStats`` and ``usage``, and ``queued`` (``queuedJobStatusDetails``) while it waits.
+    """
+    external, netapp = _volume_mounts(job)
     shape: dict[str, Any] = {
         "id": job.id,
         "number": job.number,
@@ -107,15 +175,23 @@ def published_job(job: Job, goal_ids: list[str] | None = None) -> dict[str, Any]
         "stageTimes": _stage_times(job),
         "commitDetails": _commit_details(job),
         "startedById": EMULATOR_USER_ID,
-        "dominoStats": [],
+        "dominoStats": _stats(job),
         "projects": [],
-        "gitRepos": [],
+        "gitRepos": _git_repos(job),
         "datasetMounts": [],
-        "externalVolumeMounts": [],
-        "netAppVolumeMounts": [],
+        "externalVolumeMounts": external,
+        "netAppVolumeMounts": netapp,
     }
     if job.title:
         shape["title"] = job.title
+    for name in ("computeCluster", "mainRepoGitRef"):
+        if name in job.options:
+            shape[name] = job.options[name]
+    usage = job.results.get("usage")
+    if isinstance(usage, dict):
+        shape["usage"] = usage
+    if queued is not None:
+        shape["queuedJobStatusDetails"] = queued
     if goal_ids is not None:
         shape["tags"] = [published_tag(tag) for tag in job.tags]
         shape["goalIds"] = list(goal_ids)
@@ -150,15 +226,15 @@ def v4_job(job: Job, goal_ids: list[str]) -> dict[str, Any]:
         ],
         "goalIds": list(goal_ids),
         "commentsCount": 0,
-        "dominoStats": [],
+        "dominoStats": _stats(job),
         "dependentRepositories": [],
         "dependentDatasetMounts": [],
         "dependentProjects": [],
         "dependentExternalVolumeMounts": [],
         "dependentNetAppVolumeMounts": [],
         "suggestDatasets": False,
-        "snapshotDatasetsOnCompletion": False,
-        "snapshotNetAppVolumesOnCompletion": False,
+        "snapshotDatasetsOnCompletion": job.options.get("snapshotDatasetsOnCompletion") is True,
+        "snapshotNetAppVolumesOnCompletion": job.options.get("snapshotNetAppVolumesOnCompletion") is True,
     }
 
 
@@ -240,11 +316,11 @@ def hardware_tier_item(
                 "isVisible": True,
                 "isGlobal": True,
                 "isArchived": False,
-                "isFree": True,
+                "isFree": tier.cents_per_minute == 0,
                 "isDataAnalystTier": False,
                 "isAllowedDuringTrial": True,
             },
-            "centsPerMinute": 0.0,
+            "centsPerMinute": float(tier.cents_per_minute),
             "creationTime": _CREATED,
             "updateTime": _CREATED,
             "podCustomization": {
@@ -314,6 +390,9 @@ def flat_job(job: Job) -> dict[str, Any]:
         "endedAt": job.ended_at,
         "exitCode": job.exit_code,
         "tags": [flat_tag(tag) for tag in job.tags],
+        "options": job.options,
+        "dominoStats": _stats(job),
+        "usage": job.results.get("usage"),
     }
 
 

@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     ended_at TEXT,
     exit_code INTEGER,
     pid INTEGER,
-    pid_start_time INTEGER
+    pid_start_time INTEGER,
+    options_json TEXT NOT NULL DEFAULT '{}',
+    results_json TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS tags (
     id TEXT PRIMARY KEY,
@@ -66,7 +68,7 @@ CREATE TABLE IF NOT EXISTS goal_links (
 _JOB_FIELDS = (
     "id", "seq", "project_id", "status", "command", "title", "hardware_tier_id", "is_direct_hardware_tier_id",
     "environment_id", "commit_id", "output_commit_id", "submitted_at", "started_at", "ended_at", "exit_code",
-    "pid", "pid_start_time",
+    "pid", "pid_start_time", "options_json", "results_json",
 )  # fmt: skip
 _JOB_COLUMNS = ", ".join(_JOB_FIELDS)
 
@@ -121,6 +123,10 @@ class StateStore:
         tag_columns = {row[1] for row in self._db.execute("PRAGMA table_info(tags)")}
         if "created_at" not in tag_columns:
             self._db.execute("ALTER TABLE tags ADD COLUMN created_at TEXT NOT NULL DEFAULT ''")
+        job_columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column in ("options_json", "results_json"):
+            if column not in job_columns:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'")
 
     # ----------------------------------------------------------------- loading
     def _load(self) -> None:

@@ -1,8 +1,10 @@
 """Train a logistic regression on ``data/train.csv`` by batch gradient descent.
 
 Prints the loss after every epoch (``epoch 3/20 loss=0.4123``) and, last, the validation log loss and
-accuracy as ``FINAL_LOSS=0.2871`` and ``FINAL_ACCURACY=0.9312``, so a caller can read them from the job
-log. Writes ``model.json`` and ``metrics/train_metrics.json``; both end up in the job's output commit.
+accuracy as ``FINAL_LOSS=0.2871`` and ``FINAL_ACCURACY=0.9312``. Writes ``model.json`` and
+``metrics/train_metrics.json``; both end up in the job's output commit. The same metrics go to
+``dominostats.json``, which Domino shows as the job's metrics and the API returns as ``dominoStats``
+(the Airflow task pushes them to XCom ``domino_stats``).
 
     python train.py [--lr 0.5] [--epochs 20] [--validation-fraction 0.2]
 """
@@ -75,8 +77,9 @@ def main() -> None:
     Path("model.json").write_text(json.dumps(model, indent=2) + "\n")
     Path("metrics").mkdir(exist_ok=True)
     Path("metrics/train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    Path("dominostats.json").write_text(json.dumps(metrics) + "\n")
     print(f"train accuracy {metrics['train_accuracy']:.4f}; wrote model.json and metrics/train_metrics.json")
-    # Machine-readable summary lines, last in the log: the sweep DAG reads them back.
+    # Human-readable summary lines, last in the log (DAGs read dominostats.json's metrics instead).
     print(f"FINAL_LOSS={metrics['validation_loss']:.6f}")
     print(f"FINAL_ACCURACY={metrics['validation_accuracy']:.4f}")
 

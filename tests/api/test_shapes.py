@@ -96,6 +96,9 @@ XCOM_JOB_KEYS = {
     "endedAt",
     "tags",
     "goalIds",
+    "usage",
+    "dominoStats",
+    "gitRepos",
 }
 
 

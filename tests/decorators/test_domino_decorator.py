@@ -93,9 +93,23 @@ def test_every_operator_parameter_passes_through_the_decorator():
         "fetch_logs": False,
         "domino_conn_id": "{{ params.conn }}",
         "reuse_succeeded_job": True,
+        "compute_cluster": {
+            "clusterType": "ray",
+            "computeEnvironmentId": "env-2",
+            "workerCount": "{{ params.workers }}",
+            "workerHardwareTier": "gpu",
+        },
+        "main_repo_git_ref": {"refType": "branches", "value": "{{ params.branch }}"},
+        "environment_revision": "LatestRevision",
+        "external_volume_mount_ids": ["vol-1"],
+        "net_app_volume_ids": "{{ params.netapp }}",
+        "capacity_type": "spot",
+        "snapshot_datasets_on_completion": True,
+        "snapshot_net_app_volumes_on_completion": False,
     }
-    # ``project`` is the alternative to ``project_id`` (one or the other); ``commit_id`` is a task output.
-    assert names == set(given) | {"project", "commit_id"}
+    # ``project`` is the alternative to ``project_id`` and ``hardware_tier`` to ``hardware_tier_id`` (one
+    # or the other); ``commit_id`` is a task output.
+    assert names == set(given) | {"project", "hardware_tier", "commit_id"}
 
     with _dag("decorator_parse_every_parameter") as dag:
 

@@ -122,6 +122,11 @@ def test_producer_job_triggers_the_consumer_through_the_asset(demo_conn, demo_em
         "output_commit_id": train_job["outputCommitId"],
         "project_id": demo_emulator.project_id("demo", "churn"),
         "job_url": produced.xcom("train", "job_url"),
+        # train.py's dominostats.json, numbers as numbers
+        "domino_stats": {
+            stat["name"]: float(stat["value"])
+            for stat in demo_emulator.get_job(train_job["id"])["dominoStats"]
+        },
     }
 
     # 2. The scheduler turns the queued event into an asset-triggered run of the consumer.

@@ -29,7 +29,7 @@ EXAMPLE_PROJECT = EXAMPLE_DAGS / "domino_project"
 DEMO_KEY = "demo-key-" + secrets.token_hex(12)
 
 EXPECTED_TASKS = {
-    "domino_retraining_pipeline": {"prepare", "train", "evaluate", "tag_production"},
+    "domino_retraining_pipeline": {"prepare", "train", "evaluate", "accurate_enough", "tag_production"},
     "domino_hyperparameter_sweep": {"prepare", "train", "pick_best"},
     "domino_job_chain": {
         "choose_upstream_job",
@@ -43,6 +43,7 @@ EXPECTED_TASKS = {
     "domino_model_consumer": {"model_commit", "evaluate"},
     # Scheduled on Domino job events (an AssetWatcher with DominoJobEventTrigger).
     "domino_event_driven": {"release_commit", "evaluate"},
+    "domino_spark_cluster_features": {"features", "check_quality", "publish"},
 }
 
 
@@ -183,6 +184,7 @@ def test_retraining_pipeline_runs_end_to_end(demo_conn: str, demo_emulator: Emul
         ("prepare", -1): "success",
         ("train", -1): "success",
         ("evaluate", -1): "success",
+        ("accurate_enough", -1): "success",
         ("tag_production", -1): "success",
     }
     jobs = _jobs_by_script(demo_emulator, known)
@@ -194,6 +196,9 @@ def test_retraining_pipeline_runs_end_to_end(demo_conn: str, demo_emulator: Emul
     assert "production" in _tag_names(train)
     log = demo_emulator.job_log_text(evaluate["id"])
     assert "accuracy=" in log
+    # The gate read evaluate's dominoStats (from its dominostats.json) through XCom domino_stats.
+    (accuracy,) = [stat["value"] for stat in evaluate["dominoStats"] if stat["name"] == "accuracy"]
+    assert float(accuracy) >= 0.75
 
 
 @pytest.mark.e2e
@@ -228,3 +233,26 @@ def test_job_chain_runs_end_to_end(demo_conn: str, demo_emulator: EmulatorProces
     assert train["commitId"] == stand_in["outputCommitId"]
     assert evaluate["commitId"] == train["outputCommitId"]
     assert evaluate["status"] == "Succeeded"
+
+
+@pytest.mark.e2e
+def test_spark_cluster_example_runs_on_its_branch_and_revision_and_gates_on_domino_stats(
+    demo_conn: str, demo_emulator: EmulatorProcess
+) -> None:
+    known = {job["id"] for job in demo_emulator.jobs()}
+
+    states = _run_example("domino_spark_cluster_features")
+
+    assert states == {
+        ("features", -1): "success",
+        ("check_quality", -1): "success",
+        ("publish", -1): "success",
+    }
+    (job,) = _jobs_by_script(demo_emulator, known)["cluster_features.py"]
+    options = job["options"]
+    assert options["computeCluster"]["clusterType"] == "spark"
+    assert options["computeCluster"]["workerHardwareTier"] == "small-k8s"  # the name, resolved
+    assert options["mainRepoGitRef"] == {"refType": "branches", "value": "main"}
+    assert options["environmentRevisionSpec"].startswith("SomeRevision(")
+    assert "spark cluster with 2 worker(s)" in demo_emulator.job_log_text(job["id"])
+    assert {stat["name"] for stat in job["dominoStats"]} >= {"rows", "missing_rate"}

@@ -236,4 +236,9 @@ def test_flat_mode_from_the_command_line(tmp_path: Path) -> None:
     with EmulatorProcess(
         extra_args=["--flat-shapes", "--list-lag", "0.25"], work_dir=tmp_path / "cli"
     ) as emulator:
-        assert emulator.settings() == {"flatShapes": True, "listLagSeconds": 0.25, "logPageCap": 1000}
+        assert emulator.settings() == {
+            "flatShapes": True,
+            "listLagSeconds": 0.25,
+            "logPageCap": 1000,
+            "maxConcurrentPerTier": 4,
+        }

@@ -21,6 +21,7 @@ EXTRA = {
     "output_commit_id": "out-9",
     "project_id": "project-9",
     "job_url": "https://domino.test/jobs/job-9",
+    "domino_stats": {},
 }
 
 
@@ -79,4 +80,5 @@ def test_extra_has_every_key_even_without_an_output_commit():
         "output_commit_id": None,
         "project_id": "from-task",
         "job_url": "u",
+        "domino_stats": {},
     }

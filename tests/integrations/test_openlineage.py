@@ -86,6 +86,7 @@ def test_nothing_is_imported_without_the_extra():
         "output_commit_id": "out-1",
         "project_id": "p-1",
         "job_url": "http://domino.test/jobs/p-1/job-1",
+        "domino_stats": {},
     }
 
 
@@ -157,3 +158,33 @@ def test_emitted_event_carries_the_domino_facet(airflow_db, domino_conn, emulato
         assert facet["_schemaURL"] == "urn:airflow-provider-domino:openlineage:DominoJobRunFacet:1"
         external = event["run"]["facets"]["externalQuery"]
         assert external == {**external, "externalQueryId": facet["jobId"], "source": "domino"}
+
+
+@pytest.mark.skipif(not HAS_OPENLINEAGE, reason="apache-airflow-providers-openlineage is not installed")
+def test_dataset_mounts_become_inputs_and_outputs_and_stats_a_facet():
+    from airflow_provider_domino.api.models import Job
+    from airflow_provider_domino.integrations.assets import SucceededJob
+    from airflow_provider_domino.integrations.openlineage import FACET_NAME, operator_lineage
+
+    mounts = [
+        {"id": "d1", "datasetName": "raw-events", "projectId": "p-data", "isInput": True},
+        {"id": "d2", "datasetName": "features", "projectId": "p-1", "isInput": False},
+    ]
+    job = Job.from_api(
+        {
+            "id": "job-1",
+            "status": {"executionStatus": "Succeeded", "isCompleted": True},
+            "datasetMounts": mounts,
+            "dominoStats": [{"name": "auc", "value": "0.91"}],
+        }
+    )
+    lineage = operator_lineage(
+        SucceededJob.of(job, project_id="p-1", job_url="https://domino.example.com/jobs/o/p/job-1")
+    )
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [
+        ("domino://domino.example.com", "p-data/raw-events")
+    ]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        ("domino://domino.example.com", "p-1/features")
+    ]
+    assert lineage.run_facets[FACET_NAME].dominoStats == {"auc": 0.91}

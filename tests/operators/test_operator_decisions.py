@@ -71,6 +71,12 @@ class FakeHook:
         self.started.append(job_id)
         return self.jobs[job_id]
 
+    def known_price_sheet(self, job_id: str) -> None:
+        return None  # no tier prices here: the cost is reported as unknown
+
+    def price_sheet(self, job_id: str, project_id: str | None = None, **kw: Any) -> None:
+        return None
+
     def resolve_project(self, project: str) -> Any:
         from airflow_provider_domino.api.models import Project
 

@@ -44,7 +44,13 @@ def _job(status: str, completed: bool) -> Job:
 def _operator() -> DominoStartJobOperator:
     op = DominoStartJobOperator(task_id="t", command="python x.py", hardware_tier_id="small", project_id="p1")
     empty = {"logs": {"logContent": [], "isComplete": True}, "metadata": {"pagination": {}}}
-    op._hook, _ = fake_hook({"get_job_logs": lambda call: json_response(empty)})
+    tiers = [{"hardwareTier": {"id": "small-k8s", "name": "small", "centsPerMinute": 1.5}}]
+    op._hook, _ = fake_hook(
+        {
+            "get_job_logs": lambda call: json_response(empty),
+            "list_hardware_tiers": lambda call: json_response(tiers),
+        }
+    )
     op.job_project_id = "p1"
     return op
 
@@ -66,6 +72,10 @@ def test_succeeded_job_publishes_0_1_keys_plus_number_and_project():
     assert (summary["status"], summary["commitId"], summary["outputCommitId"]) == ("Succeeded", "in", "out")
     assert (summary["number"], summary["projectId"], summary["command"]) == (7, "p1", "python x.py")
     assert summary["endedAt"].startswith("2026-11-26T10:01:00")
+    # The job has no start time: its cost is not estimated, and says why.
+    assert ti.xcoms["domino_cost"]["estimatedCents"] is None
+    assert "start or end time is unknown" in " ".join(ti.xcoms["domino_cost"]["notes"])
+    assert ti.xcoms["domino_cost"]["parts"][0]["centsPerMinute"] == 1.5
 
 
 def test_is_completed_decides_the_watch_not_the_status_string():

@@ -66,6 +66,7 @@ def assert_announced(op: Any, ctx: dict[str, Any], job_id: str, project_id: str)
         "output_commit_id": extra["output_commit_id"],
         "project_id": project_id,
         "job_url": f"https://domino.example/jobs/{job_id}",
+        "domino_stats": {},
     }
     facets = op.get_openlineage_facets_on_complete(None).run_facets
     assert (facets["dominoJob"].jobId, facets["dominoJob"].projectId) == (job_id, project_id)
