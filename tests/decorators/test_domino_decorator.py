@@ -106,6 +106,7 @@ def test_every_operator_parameter_passes_through_the_decorator():
         "capacity_type": "spot",
         "snapshot_datasets_on_completion": True,
         "snapshot_net_app_volumes_on_completion": False,
+        "trigger_queue": "domino-network",
     }
     # ``project`` is the alternative to ``project_id`` and ``hardware_tier`` to ``hardware_tier_id`` (one
     # or the other); ``commit_id`` is a task output.
