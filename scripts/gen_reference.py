@@ -47,8 +47,14 @@ XCOM_KEYS: dict[str, str] = {
     "job_url": "The job's page in the Domino UI, pushed right after the start (operator, "
     '`@task.domino`, sensor); the "Domino Job" extra link reads it. Pushed even with '
     "`do_xcom_push=False`.",
-    "job": "The final job details as a dict: `id`, `number`, `status` (a string), `command`, "
-    "`projectId`, `commitId`, `outputCommitId`, `startedAt`, `endedAt`, ... (operator, `@task.domino`).",
+    "job": "The final job details as one flat dict, every key always present: see "
+    "[XCom `job`](#xcom-job) below (operator, `@task.domino`; the sensor's return value).",
+    "domino_stats": "The metrics the job wrote to `dominostats.json` (Domino's `dominoStats`) as a dict, "
+    "numbers as numbers and anything else as text; `{}` when it wrote none (operator, `@task.domino`).",
+    "domino_cost": "The job's estimated cost: `jobId`, `estimatedCents`, `estimatedDollars`, "
+    "`runMinutes`, `parts` (each tier used: `role`, `tierId`, `tierName`, `count`, `centsPerMinute`, "
+    "`cents`) and `notes`; figures that are not known are `null`, never guessed (operator, "
+    "`@task.domino`; see docs/cost.md).",
     "domino_log_cursor": "How much of the job log a deferred task has shown (written by the trigger "
     "after each poll that streamed lines, so a restarted triggerer does not show lines again). "
     "Internal: its shape may change.",
@@ -60,6 +66,7 @@ ASSET_EXTRAS: dict[str, str] = {
     "output_commit_id": "The commit holding the files the job wrote (run a downstream job on it).",
     "project_id": "The Domino project the task ran the job in.",
     "job_url": "The job's page in the Domino UI.",
+    "domino_stats": "The metrics the job wrote to `dominostats.json`, as in XCom `domino_stats`.",
 }
 
 #: A sentence under a class's table, for what its signature does not show.
@@ -214,7 +221,8 @@ def _module_constants(tree: ast.Module) -> dict[str, str]:
 
 def pushed_xcom_keys() -> set[str]:
     """Every XCom key the package pushes: ``xcom_push(key=...)``, ``xcom_aset(KEY, ...)`` and the
-    operator's ``self._push(context, KEY, ...)``, with module constants resolved across the package."""
+    operator's ``self._push(context, KEY, ...)`` and a job report's ``self.push(KEY, ...)``, with module
+    constants resolved across the package."""
     trees = {path: ast.parse(path.read_text()) for path in sorted(PACKAGE.rglob("*.py"))}
     constants: dict[str, str] = {}
     for tree in trees.values():
@@ -241,6 +249,8 @@ def pushed_xcom_keys() -> set[str]:
                 keys.add(value(node.args[0]))
             elif name == "_push" and len(node.args) >= 2:
                 keys.add(value(node.args[1]))
+            elif name == "push" and len(node.args) >= 2:  # a job report's ``self.push(KEY, value)``
+                keys.add(value(node.args[0]))
     return {key for key in keys if key is not None} | {"return_value"}
 
 
@@ -339,6 +349,29 @@ def config_section() -> list[str]:
     return [*lines, ""]
 
 
+def job_shape_section() -> list[str]:
+    """XCom ``job``'s keys, read from the table in ``Job.to_dict``'s docstring (the one description)."""
+    from airflow_provider_domino.api.models import Job
+
+    rows: list[list[str]] = []
+    rules, columns = 0, [0]
+    for line in (Job.to_dict.__doc__ or "").splitlines():
+        if line.strip().startswith("====="):
+            rules += 1
+            # A simple reST table: columns start where the rule's runs of "=" start.
+            columns = [i for i, char in enumerate(line) if char == "=" and (i == 0 or line[i - 1] == " ")]
+            continue
+        if rules == 2 and line.strip():  # between the header's closing rule and the table's last rule
+            ends = [*columns[1:], None]
+            key, kind, meaning = (line[a:b].strip() for a, b in zip(columns, ends, strict=True))
+            rows.append([key.strip("`"), kind, meaning])
+    if not rows:
+        raise SystemExit("gen_reference: no key table in Job.to_dict's docstring")
+    lines = ["## XCom `job`", "", "| key | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{key}` | {cell(kind)} | {cell(markdown(meaning))} |" for key, kind, meaning in rows]
+    return [*lines, ""]
+
+
 def render() -> str:
     lines = [
         "# Reference",
@@ -353,7 +386,7 @@ def render() -> str:
     for title, module, name in CLASSES:
         lines += class_section(title, getattr(importlib.import_module(module), name))
     lines += hook_section(getattr(importlib.import_module(HOOK[0]), HOOK[1]))
-    lines += xcom_section() + asset_section() + connection_section() + config_section()
+    lines += xcom_section() + job_shape_section() + asset_section() + connection_section() + config_section()
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
