@@ -180,10 +180,8 @@ class EventCursor:
 def job_event_payload(job: Job, snapshot: Snapshot) -> dict[str, Any]:
     """The event of one job: what a DAG run scheduled by it reads from the asset event's ``extra``."""
     from airflow_provider_domino.api.endpoints import segment
+    from airflow_provider_domino.jobs.results import domino_stats
 
-    stats = getattr(job, "domino_stats", None)
-    if stats is None:
-        stats = job.raw.get("dominoStats")
     if snapshot.project_path and "/" in snapshot.project_path:
         owner, name = snapshot.project_path.split("/", 1)
         url = f"{snapshot.ui_url}/jobs/{segment(owner)}/{segment(name)}/{segment(job.id)}"
@@ -199,26 +197,9 @@ def job_event_payload(job: Job, snapshot: Snapshot) -> dict[str, Any]:
         "tags": [tag.name for tag in job.tags],
         "output_commit_id": job.output_commit_id,
         "ended_at": job.ended_at,
-        "domino_stats": _stats_dict(stats),
+        "domino_stats": domino_stats(job),  # as XCom ``domino_stats``: numbers as numbers
         "job_url": url,
     }
-
-
-def _stats_dict(stats: Any) -> dict[str, Any] | None:
-    """``dominoStats`` as ``{name: value}``: the published form is a list of ``{name, value}``; a mapping
-    (or a model's objects with ``name`` and ``value``) is read too. ``None`` when Domino sent none."""
-    if stats is None:
-        return None
-    if isinstance(stats, Mapping):
-        return {str(key): value for key, value in stats.items()}
-    out: dict[str, Any] = {}
-    if isinstance(stats, (list, tuple)):
-        for item in stats:
-            if isinstance(item, Mapping) and "name" in item:
-                out[str(item["name"])] = item.get("value")
-            elif hasattr(item, "name") and hasattr(item, "value"):
-                out[str(item.name)] = item.value
-    return out
 
 
 def _make_hook(domino_conn_id: str) -> Any:

@@ -42,6 +42,9 @@ class FakeHook:
     def stream_log(self, poll: Any, emit: Any) -> Any:
         return poll.cursor
 
+    def known_price_sheet(self, job_id: str) -> None:
+        return None  # no tier prices read here
+
 
 class TaskInstance:
     dag_id, task_id, run_id, map_index, start_date = "dag", "wait", "run-1", -1, None

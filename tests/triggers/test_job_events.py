@@ -208,7 +208,7 @@ def test_the_event_names_the_job_its_output_commit_stats_and_link(monkeypatch):
             "tags": [],
             "output_commit_id": "c0ffee",
             "ended_at": None,
-            "domino_stats": {"auc": "0.91"},
+            "domino_stats": {"auc": 0.91},  # a number, as in XCom domino_stats
             "job_url": f"{UI}/jobs/acme/churn/job-1",
         }
     ]
