@@ -1,4 +1,4 @@
-"""The async twins (aiohttp by default) against the emulator: same requests, one shared keep-alive client."""
+"""The async twins (aiohttp) against the emulator: same requests, one shared keep-alive client."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_domino.api.errors import DominoNotFoundError
 from airflow_provider_domino.api.status import JobStatus
 from airflow_provider_domino.hooks.domino import DominoHook
-from airflow_provider_domino.hooks.transport import SHARED_ASYNC_CLIENTS
+from airflow_provider_domino.hooks.transport import _SESSIONS
 from tests.hooks.conftest import FAST_RETRIES
 
 
@@ -51,13 +51,15 @@ def test_hooks_in_one_loop_share_one_client_and_release_it(hook, emulator):
     async def scenario():
         hooks = [DominoHook(hook.domino_conn_id, retry_policy=FAST_RETRIES) for _ in range(20)]
         await asyncio.gather(*(h.aget_job(job.id) for h in hooks))
-        clients = {id(h._async._shared.client) for h in hooks}
-        assert len(clients) == 1
-        shared = hooks[0]._async._shared
-        for h in hooks:
+        sessions = {id(h._async._shared.session) for h in hooks}
+        assert len(sessions) == 1
+        session = hooks[0]._async._shared.session
+        for h in hooks[:-1]:
             await h.aclose()
-        assert shared.is_closed
-        assert not SHARED_ASYNC_CLIENTS._clients.get(asyncio.get_running_loop())
+        assert not session.closed  # one hook still uses it
+        await hooks[-1].aclose()
+        assert session.closed
+        assert not _SESSIONS.get(asyncio.get_running_loop())
 
     asyncio.run(scenario())
 
