@@ -81,8 +81,7 @@ class SyncTransport:
             raise network_failure(call, _reason(err), maybe_sent=_maybe_sent(err)) from None
         except requests.exceptions.ChunkedEncodingError as err:
             raise network_failure(call, _reason(err), maybe_sent=True) from None
-        headers_lower = {name.lower(): value for name, value in response.headers.items()}
-        return RawResponse(response.status_code, headers_lower, response.content)
+        return RawResponse(response.status_code, response.headers, response.content)
 
     def close(self) -> None:
         self._session.close()
@@ -277,7 +276,7 @@ class AsyncTransport:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
-                return RawResponse(response.status, _lower_keys(response.headers), body)
+                return RawResponse(response.status, response.headers, body)
         except aiohttp.ClientSSLError as err:
             raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
         except aiohttp.ConnectionTimeoutError as err:
@@ -301,8 +300,3 @@ class AsyncTransport:
             if per_loop.get(self._key) is shared:
                 del per_loop[self._key]
             await shared.session.close()
-
-
-def _lower_keys(headers: Any) -> dict[str, str]:
-    """Response headers with lower-case names, as :class:`RawResponse` expects."""
-    return {name.lower(): value for name, value in headers.items()}
