@@ -95,8 +95,13 @@ def _maybe_sent(err: BaseException) -> bool:
     timeout: urllib3's ``NewConnectionError``, its subclass ``NameResolutionError``, and
     ``ConnectTimeoutError``) carried nothing; anything else (reset, remote disconnect, protocol error)
     may have been processed.
+
+    Only requests' and urllib3's own exceptions are looked into: the OS error at the bottom of a chain
+    has, as its context, whatever the caller was handling, perhaps an earlier refused connection that
+    says nothing about this request.
     """
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+    from requests.exceptions import RequestException
+    from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError
 
     pending: list[BaseException] = [err]
     seen: set[int] = set()
@@ -107,6 +112,8 @@ def _maybe_sent(err: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, (NewConnectionError, ConnectTimeoutError)):
             return False
+        if not isinstance(current, (RequestException, HTTPError)):
+            continue
         if isinstance(current, MaxRetryError) and isinstance(current.reason, BaseException):
             pending.append(current.reason)
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))

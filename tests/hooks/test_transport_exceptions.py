@@ -48,6 +48,13 @@ def _chained() -> requests.exceptions.ConnectionError:
             return err
 
 
+def _reset_while_handling_a_refusal() -> requests.exceptions.ConnectionError:
+    """A reset after sending, raised while the caller handled an earlier refused connection."""
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    reset.__context__ = _wrapped(NewConnectionError(None, "refused earlier"))  # type: ignore[arg-type]
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/api", ProtocolError("aborted", reset)))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("error", "maybe_sent"),
     [
@@ -59,8 +66,18 @@ def _chained() -> requests.exceptions.ConnectionError:
         # The message names a refused connection, but the type says the connection was made.
         (requests.exceptions.ConnectionError(ProtocolError("NewConnectionError Connection refused")), True),
         (requests.exceptions.ConnectionError("Failed to resolve 'domino'"), True),
+        (_reset_while_handling_a_refusal(), True),
     ],
-    ids=["refused", "dns", "connect-timeout", "chained", "reset", "misleading-text", "bare-text"],
+    ids=[
+        "refused",
+        "dns",
+        "connect-timeout",
+        "chained",
+        "reset",
+        "misleading-text",
+        "bare-text",
+        "old-context",
+    ],
 )
 def test_maybe_sent_follows_the_wrapped_urllib3_type(error: BaseException, maybe_sent: bool) -> None:
     assert _maybe_sent(error) is maybe_sent
