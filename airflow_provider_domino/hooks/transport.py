@@ -145,9 +145,10 @@ def _reason(err: Exception) -> str:
     return text[:300] or type(err).__name__
 
 
-#: Connections per event loop and Domino endpoint. aiohttp's connector queues requests beyond this,
-#: so a triggerer with thousands of triggers keeps a few keep-alive connections to Domino, not
-#: thousands. Sixteen carry hundreds of polls a second at the latencies Domino answers with.
+#: Connections per event loop and Domino endpoint. aiohttp's connector queues requests beyond this
+#: (without a time limit, as a semaphore would), so a triggerer with thousands of triggers keeps a few
+#: keep-alive connections to Domino, not thousands. Sixteen carry hundreds of polls a second at the
+#: latencies Domino answers with.
 ASYNC_POOL_SIZE = 16
 
 #: Answers at least this large are parsed in a worker thread rather than on the event loop. A full
@@ -186,8 +187,10 @@ def open_session(settings: DominoConnectionSettings, user_agent: str) -> aiohttp
     )
     return aiohttp.ClientSession(
         connector=connector,
+        # ``sock_connect``, not ``connect``: the connect timeout bounds making a connection, not the
+        # wait for one of the pool's connections, which a burst of polls may queue for longer.
         timeout=aiohttp.ClientTimeout(
-            total=None, connect=settings.connect_timeout, sock_read=settings.timeout
+            total=None, connect=None, sock_connect=settings.connect_timeout, sock_read=settings.timeout
         ),
         headers={"User-Agent": user_agent},
         cookie_jar=aiohttp.DummyCookieJar(),

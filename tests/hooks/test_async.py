@@ -107,6 +107,34 @@ def test_concurrent_polls_never_open_more_connections_than_the_pool(hook, emulat
     assert 1 <= asyncio.run(scenario()) <= ASYNC_POOL_SIZE
 
 
+def test_waiting_for_a_pooled_connection_is_not_a_connect_timeout(hook, emulator):
+    """A burst of polls queues for the pool's connections longer than the connect timeout: none fails."""
+    import dataclasses
+
+    from airflow_provider_domino.api.endpoints import get_job
+    from airflow_provider_domino.hooks.retry import RetryPolicy
+    from airflow_provider_domino.hooks.transport import ASYNC_POOL_SIZE, AsyncTransport
+
+    job = hook.start_job("true", "small")
+    emulator.set_faults(
+        {"rules": [{"endpoint": "get_job", "fault": "latency", "seconds": 0.3, "probability": 1.0}]}
+    )
+    emulator.clear_requests()
+    settings = dataclasses.replace(hook.settings, connect_timeout=0.2)  # well below the queueing
+    burst = 3 * ASYNC_POOL_SIZE  # the last third waits about two answers' latency for a connection
+
+    async def scenario() -> list[str]:
+        transports = [AsyncTransport(settings, RetryPolicy(max_attempts=1), "t") for _ in range(burst)]
+        try:
+            return [j.id for j in await asyncio.gather(*(t.send(get_job(job.id)) for t in transports))]
+        finally:
+            for t in transports:
+                await t.aclose()
+
+    assert asyncio.run(scenario()) == [job.id] * burst
+    assert [e["status"] for e in emulator.requests_log() if e["endpoint"] == "get_job"] == [200] * burst
+
+
 def _open_connections(emulator) -> set[tuple[str, int]]:
     """This process's established connections to the emulator (local addresses), counted by the OS,
     whichever client library the transport uses."""
