@@ -38,13 +38,18 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RawResponse:
-    """What a transport hands back: status, headers (lower-case names) and the body bytes."""
+    """What a transport hands back: status, headers and the body bytes.
+
+    ``headers`` is the client's own case-insensitive mapping (no copy per response); a plain ``dict``
+    (tests, fakes) must use lower-case names.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
 
     def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case), or ``None``."""
         return self.headers.get(name.lower())
 
 

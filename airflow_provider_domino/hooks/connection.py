@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -43,16 +44,27 @@ class DominoAuth:
     secret: str | None = field(default=None, repr=False)
     token_file: str | None = None
     _last_token: str | None = field(default=None, init=False, repr=False, compare=False)
+    _fixed_headers: Mapping[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def headers(self) -> dict[str, str]:
-        if self.kind == "proxy":
-            return {}
+    def headers(self) -> Mapping[str, str]:
+        """The authentication headers of one request (read-only: callers copy before adding to them).
+
+        A token file is read again for every request (the token may have been rotated); the headers of
+        a key, a token or the proxy never change, so they are built once.
+        """
         if self.kind == "token_file":
             return {"Authorization": f"Bearer {self._read_token_file()}"}
+        if self._fixed_headers is None:
+            self._fixed_headers = self._build_fixed_headers()
+        return self._fixed_headers
+
+    def _build_fixed_headers(self) -> Mapping[str, str]:
+        if self.kind == "proxy":
+            return MappingProxyType({})
         assert self.secret is not None
         if self.kind == "bearer":
-            return {"Authorization": f"Bearer {self.secret}"}
-        return {"X-Domino-Api-Key": self.secret}
+            return MappingProxyType({"Authorization": f"Bearer {self.secret}"})
+        return MappingProxyType({"X-Domino-Api-Key": self.secret})
 
     def describe(self) -> str:
         """Which credential is in use, for messages (never the credential itself)."""

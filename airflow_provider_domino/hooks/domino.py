@@ -174,8 +174,14 @@ class DominoHook(BaseHook):
         return self.settings
 
     def _check_missing_connection(self, err: Exception) -> None:
-        """A connection that is not defined is fine inside Domino (env vars); elsewhere, say what to do."""
-        if type(err).__name__ not in ("AirflowNotFoundException", "AirflowException"):
+        """A connection that is not defined is fine inside Domino (env vars); elsewhere, say what to do.
+
+        Any other failure to read the connection (a malformed ``AIRFLOW_CONN_...`` URI, a secrets
+        backend refusing access) is raised as it is: it names the problem better than we could.
+        """
+        from airflow.exceptions import AirflowNotFoundException
+
+        if not isinstance(err, AirflowNotFoundException):
             raise err
         if not (os.environ.get("DOMINO_API_HOST") or os.environ.get("DOMINO_API_PROXY")):
             raise DominoConfigError(

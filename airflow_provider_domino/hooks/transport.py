@@ -1,34 +1,29 @@
-"""The two transports: requests (sync, workers) and an async client (triggerer). They only send.
+"""The two transports: requests (sync, workers) and aiohttp (async, triggerer). They only send.
 
 Both take an :class:`~airflow_provider_domino.api.endpoints.ApiCall`, add authentication and the
 User-Agent, send it with timeouts, and hand the answer to the shared classification in
 :mod:`~airflow_provider_domino.hooks.retry`. Which exceptions of each client mean "never sent" and which
-mean "may have been processed" is the only client-specific knowledge here.
+mean "may have been processed" is the only client-specific knowledge here, and it is decided from the
+exceptions' types alone, never from their text.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import http.cookiejar
-import logging
+import os
 import re
 import time
 import weakref
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_domino.api.errors import DominoConnectionError
 from airflow_provider_domino.hooks.retry import RetryableFailure, RetryPolicy, network_failure, read_response
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
 
     from airflow_provider_domino.api.endpoints import ApiCall, RawResponse
     from airflow_provider_domino.hooks.connection import DominoConnectionSettings
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -86,18 +81,44 @@ class SyncTransport:
             raise network_failure(call, _reason(err), maybe_sent=_maybe_sent(err)) from None
         except requests.exceptions.ChunkedEncodingError as err:
             raise network_failure(call, _reason(err), maybe_sent=True) from None
-        headers_lower = {name.lower(): value for name, value in response.headers.items()}
-        return RawResponse(response.status_code, headers_lower, response.content)
+        return RawResponse(response.status_code, response.headers, response.content)
 
     def close(self) -> None:
         self._session.close()
 
 
-def _maybe_sent(err: Exception) -> bool:
-    """Refused, unresolvable or unreachable hosts never saw the request; anything else might have."""
-    text = repr(err)
-    never_sent = ("NewConnectionError", "NameResolutionError", "Connection refused", "Failed to resolve")
-    return not any(marker in text for marker in never_sent)
+def _maybe_sent(err: BaseException) -> bool:
+    """Whether the request behind a ``requests`` ``ConnectionError`` may have reached the server.
+
+    requests wraps urllib3's error (often in a ``MaxRetryError``, whose ``reason`` is the cause) in the
+    exception's arguments. A connection that was never made (refused, unresolvable host, connect
+    timeout: urllib3's ``NewConnectionError``, its subclass ``NameResolutionError``, and
+    ``ConnectTimeoutError``) carried nothing; anything else (reset, remote disconnect, protocol error)
+    may have been processed.
+
+    Only requests' and urllib3's own exceptions are looked into: the OS error at the bottom of a chain
+    has, as its context, whatever the caller was handling, perhaps an earlier refused connection that
+    says nothing about this request.
+    """
+    from requests.exceptions import RequestException
+    from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError
+
+    pending: list[BaseException] = [err]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectTimeoutError)):
+            return False
+        if not isinstance(current, (RequestException, HTTPError)):
+            continue
+        if isinstance(current, MaxRetryError) and isinstance(current.reason, BaseException):
+            pending.append(current.reason)
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        pending.extend(linked for linked in (current.__cause__, current.__context__) if linked is not None)
+    return True
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
@@ -105,7 +126,12 @@ _WRAPPER_NOISE = re.compile(r"^[(\['\"\s]+|[)\]'\"\s]+$")
 
 
 def _reason(err: Exception) -> str:
-    """A short reason from a client exception: the OS error when there is one, without URLs' noise."""
+    """A short reason from a client exception: the OS error when there is one, without URLs' noise.
+
+    This only words the message; no decision is taken from it.
+    """
+    if isinstance(err, OSError) and isinstance(err.errno, int) and err.errno > 0:
+        return f"[Errno {err.errno}] {os.strerror(err.errno)}"  # aiohttp's connector errors carry it
     text = str(err)
     match = _ERRNO.search(text)
     if match:
@@ -119,178 +145,18 @@ def _reason(err: Exception) -> str:
     return text[:300] or type(err).__name__
 
 
-#: Connections in the shared pool, and requests in flight at once per event loop. Small on purpose:
-#: httpcore scans its whole pool and queue on every request and response, so a large pool (or a long
-#: queue in front of it) makes each poll cost more CPU; a semaphore keeps the queue in asyncio instead.
-#: Sixteen requests in flight carry hundreds of polls a second at the latencies Domino answers with.
+#: Connections per event loop and Domino endpoint. aiohttp's connector queues requests beyond this
+#: (without a time limit, as a semaphore would), so a triggerer with thousands of triggers keeps a few
+#: keep-alive connections to Domino, not thousands. Sixteen carry hundreds of polls a second at the
+#: latencies Domino answers with.
 ASYNC_POOL_SIZE = 16
 
-
-def new_async_client(
-    settings: DominoConnectionSettings, user_agent: str, pool_size: int | None = ASYNC_POOL_SIZE
-) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` for one Domino endpoint: timeouts, TLS, User-Agent, a pool of ``pool_size``.
-
-    ``pool_size=None`` keeps httpx's default limits.
-    """
-    import httpx
-
-    limits = httpx.Limits()
-    if pool_size is not None:
-        limits = httpx.Limits(
-            max_connections=pool_size, max_keepalive_connections=pool_size, keepalive_expiry=30
-        )
-    return httpx.AsyncClient(
-        base_url=settings.base_url,
-        cookies=_no_cookies(),
-        verify=settings.verify,
-        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        limits=limits,
-        headers={"User-Agent": user_agent},
-        follow_redirects=False,
-    )
-
-
-def _no_cookies() -> http.cookiejar.CookieJar:
-    """A cookie jar that keeps nothing.
-
-    The client is shared by every trigger in the triggerer that talks to one Domino URL, whatever its
-    connection: a ``Set-Cookie`` answered to one connection's request must never ride along with another
-    connection's requests. Domino's API authenticates every request by its own header and needs no cookie.
-    """
-    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-
-
-class AsyncClientBackend:
-    """One async HTTP client library: how to open a pooled client, send on it, and close it.
-
-    Everything else (the shared pool per loop, the semaphore, retries, classification of answers) is
-    the same for every library, so the library can be chosen by measurement alone.
-    """
-
-    name = "abstract"
-
-    def open(self, settings: DominoConnectionSettings, user_agent: str, pool_size: int) -> Any:
-        raise NotImplementedError
-
-    def is_closed(self, client: Any) -> bool:
-        raise NotImplementedError
-
-    async def aclose(self, client: Any) -> None:
-        raise NotImplementedError
-
-    async def send(
-        self, client: Any, settings: DominoConnectionSettings, call: ApiCall[Any], headers: dict[str, str]
-    ) -> RawResponse:
-        """Send once; map the library's exceptions to ``network_failure``/``DominoConnectionError``."""
-        raise NotImplementedError
-
-
-class HttpxBackend(AsyncClientBackend):
-    """httpx/httpcore (on anyio)."""
-
-    name = "httpx"
-
-    def open(self, settings: DominoConnectionSettings, user_agent: str, pool_size: int) -> Any:
-        return new_async_client(settings, user_agent, pool_size)
-
-    def is_closed(self, client: Any) -> bool:
-        return bool(client.is_closed)
-
-    async def aclose(self, client: Any) -> None:
-        await client.aclose()
-
-    async def send(
-        self, client: Any, settings: DominoConnectionSettings, call: ApiCall[Any], headers: dict[str, str]
-    ) -> RawResponse:
-        import httpx
-
-        from airflow_provider_domino.api.endpoints import RawResponse
-
-        try:
-            response = await client.request(
-                call.method, call.path, params=call.params, json=call.json_body, headers=headers
-            )
-        except httpx.ConnectTimeout as err:
-            raise network_failure(call, f"connect timeout: {_reason(err)}", maybe_sent=False) from None
-        except httpx.ConnectError as err:
-            if "SSL" in str(err) or "CERTIFICATE" in str(err):
-                raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
-            raise network_failure(call, _reason(err), maybe_sent=False) from None
-        except httpx.PoolTimeout as err:
-            raise network_failure(call, f"connection pool busy: {_reason(err)}", maybe_sent=False) from None
-        except httpx.ReadTimeout:
-            reason = f"no answer within {settings.timeout:g} s"
-            raise network_failure(call, reason, maybe_sent=True) from None
-        except httpx.TransportError as err:
-            raise network_failure(call, _reason(err) or type(err).__name__, maybe_sent=True) from None
-        headers_lower = {name.lower(): value for name, value in response.headers.items()}
-        return RawResponse(response.status_code, headers_lower, response.content)
-
-
-class AiohttpBackend(AsyncClientBackend):
-    """aiohttp: one ``ClientSession`` per loop and endpoint, a bounded ``TCPConnector``, no cookie jar.
-
-    Exceptions are told apart by type: a refused or unresolvable connection and a connect timeout
-    never reached the server; a read timeout, a dropped connection or a broken body may have.
-    """
-
-    name = "aiohttp"
-
-    def open(self, settings: DominoConnectionSettings, user_agent: str, pool_size: int) -> Any:
-        import aiohttp
-
-        connector = aiohttp.TCPConnector(
-            limit=pool_size, limit_per_host=pool_size, keepalive_timeout=30, ssl=_ssl_for(settings.verify)
-        )
-        return aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                total=None, connect=settings.connect_timeout, sock_read=settings.timeout
-            ),
-            headers={"User-Agent": user_agent},
-            cookie_jar=aiohttp.DummyCookieJar(),  # credentials travel in headers; nothing to remember
-            auto_decompress=True,
-        )
-
-    def is_closed(self, client: Any) -> bool:
-        return bool(client.closed)
-
-    async def aclose(self, client: Any) -> None:
-        await client.close()
-
-    async def send(
-        self, client: Any, settings: DominoConnectionSettings, call: ApiCall[Any], headers: dict[str, str]
-    ) -> RawResponse:
-        import aiohttp
-        from yarl import URL
-
-        from airflow_provider_domino.api.endpoints import RawResponse
-
-        url = URL(settings.base_url + call.path, encoded=True)  # path segments are already encoded
-        try:
-            async with client.request(
-                call.method,
-                url,
-                params=dict(call.params) if call.params else None,
-                json=call.json_body,
-                headers=headers,
-                allow_redirects=False,
-            ) as response:
-                body = await response.read()
-                headers_lower = {name.lower(): value for name, value in response.headers.items()}
-                return RawResponse(response.status, headers_lower, body)
-        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as err:
-            raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
-        except aiohttp.ConnectionTimeoutError as err:
-            raise network_failure(call, f"connect timeout: {_reason(err)}", maybe_sent=False) from None
-        except aiohttp.ClientConnectorError as err:
-            raise network_failure(call, _reason(err), maybe_sent=False) from None
-        except (aiohttp.SocketTimeoutError, asyncio.TimeoutError):
-            reason = f"no answer within {settings.timeout:g} s"
-            raise network_failure(call, reason, maybe_sent=True) from None
-        except aiohttp.ClientError as err:
-            raise network_failure(call, _reason(err) or type(err).__name__, maybe_sent=True) from None
+#: Answers at least this large are parsed in a worker thread rather than on the event loop. A full
+#: page of the JSON log (10,000 entries, about 2 MB) takes 10-20 ms of CPU to decode: on the loop that
+#: is a stall every trigger in the triggerer shares. The thread still takes the GIL, but the JSON
+#: object hook runs Python code for every entry, so the loop gets the GIL back every switch interval
+#: (5 ms). Small answers (job statuses, empty log pages) stay on the loop: a thread hop costs more.
+PARSE_IN_THREAD_BYTES = 256 * 1024
 
 
 def _ssl_for(verify: bool | str) -> Any:
@@ -304,86 +170,60 @@ def _ssl_for(verify: bool | str) -> Any:
     return True
 
 
-@dataclass
-class _SharedClient:
-    client: Any
-    in_flight: AbstractAsyncContextManager[Any]
-    backend: AsyncClientBackend
-    users: int = 0
+def open_session(settings: DominoConnectionSettings, user_agent: str) -> aiohttp.ClientSession:
+    """An aiohttp session for one Domino endpoint: timeouts, TLS, User-Agent, ``ASYNC_POOL_SIZE`` connections.
 
-    @property
-    def is_closed(self) -> bool:
-        return self.backend.is_closed(self.client)
-
-
-class _SharedAsyncClients:
-    """One async client per event loop and endpoint, shared by every hook in that loop.
-
-    A triggerer runs thousands of triggers in one loop; a client (and connection pool) each would open
-    thousands of TCP connections. Sharing one pool bounds connections by ``pool_size`` instead.
-    Reference counted: the last hook to release a client closes it.
-
-    :param pool_size: connections per client.
-    :param gated: put a semaphore of ``pool_size`` in front of the pool (see ``ASYNC_POOL_SIZE``); only
-        benchmarks of the ungated design turn it off.
-    :param backend: the HTTP client library.
+    It keeps no cookies: the session is shared by every trigger in the loop that talks to one Domino
+    URL, whatever its Airflow connection, so a ``Set-Cookie`` answered to one connection's request must
+    never ride along with another's. Domino authenticates every request by its own header.
     """
+    import aiohttp
 
-    def __init__(
-        self,
-        pool_size: int = ASYNC_POOL_SIZE,
-        *,
-        gated: bool = True,
-        backend: AsyncClientBackend | None = None,
-    ) -> None:
-        self.pool_size = pool_size
-        self.gated = gated
-        self.backend = backend or DEFAULT_BACKEND
-        self._clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[tuple[Any, ...], _SharedClient]
-        ] = weakref.WeakKeyDictionary()
-
-    def acquire(
-        self, key: tuple[Any, ...], settings: DominoConnectionSettings, user_agent: str
-    ) -> _SharedClient:
-        per_loop = self._clients.setdefault(asyncio.get_running_loop(), {})
-        shared = per_loop.get(key)
-        if shared is None or shared.is_closed:
-            gate = asyncio.Semaphore(self.pool_size) if self.gated else contextlib.nullcontext()
-            client = self.backend.open(settings, user_agent, self.pool_size)
-            shared = per_loop[key] = _SharedClient(client, gate, self.backend)
-        shared.users += 1
-        return shared
-
-    async def release(self, key: tuple[Any, ...]) -> None:
-        per_loop = self._clients.get(asyncio.get_running_loop(), {})
-        shared = per_loop.get(key)
-        if shared is None:
-            return
-        shared.users -= 1
-        if shared.users <= 0:
-            per_loop.pop(key, None)
-            await shared.backend.aclose(shared.client)
+    connector = aiohttp.TCPConnector(
+        limit=ASYNC_POOL_SIZE,
+        limit_per_host=ASYNC_POOL_SIZE,
+        keepalive_timeout=30,
+        ssl=_ssl_for(settings.verify),
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        # ``sock_connect``, not ``connect``: the connect timeout bounds making a connection, not the
+        # wait for one of the pool's connections, which a burst of polls may queue for longer.
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=settings.connect_timeout, sock_read=settings.timeout
+        ),
+        headers={"User-Agent": user_agent},
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
 
 
-#: The library the provider sends with, chosen by measurement (``bench/RESULTS.md``): at 300 triggers
-#: aiohttp cost 0.67 CPU ms per request against httpx's 1.69 in the same run (run A).
-DEFAULT_BACKEND: AsyncClientBackend = AiohttpBackend()
-SHARED_ASYNC_CLIENTS = _SharedAsyncClients()
+class _SharedSession:
+    """A session and how many transports use it; the last one to leave closes it."""
 
-#: Answers at least this large are parsed in a worker thread rather than on the event loop. A full
-#: page of the JSON log (10,000 entries, about 2 MB) takes 10-20 ms of CPU to decode: on the loop that
-#: is a stall every trigger in the triggerer shares. The thread still takes the GIL, but the JSON
-#: object hook runs Python code for every entry, so the loop gets the GIL back every switch interval
-#: (5 ms). Small answers (job statuses, empty log pages) stay on the loop: a thread hop costs more.
-PARSE_IN_THREAD_BYTES = 256 * 1024
+    __slots__ = ("session", "users")
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+        self.users = 0
+
+
+#: One session per event loop and endpoint (see :class:`AsyncTransport`). Keyed weakly by loop, so a
+#: loop that ends takes its sessions' bookkeeping with it.
+_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _SharedSession]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class AsyncTransport:
-    """Sends calls on the loop's shared async client with the same retry policy as the sync one."""
+    """Sends calls with aiohttp and the same retry policy as the sync transport.
 
-    #: Where the shared clients come from (benchmarks swap in other pool designs).
-    clients: _SharedAsyncClients = SHARED_ASYNC_CLIENTS
+    Every transport in one event loop that talks to the same endpoint (URL, TLS, timeouts, User-Agent)
+    shares one ``ClientSession``: a triggerer runs thousands of triggers in one loop, and a session
+    each would open thousands of TCP connections. Reference counted: the last :meth:`aclose` closes it.
+
+    Exceptions are told apart by type: a refused or unresolvable connection, a connect timeout or an
+    invalid URL never reached the server; a read timeout, a dropped connection or a broken body may have.
+    """
 
     def __init__(self, settings: DominoConnectionSettings, policy: RetryPolicy, user_agent: str) -> None:
         self._settings = settings
@@ -396,12 +236,18 @@ class AsyncTransport:
             settings.connect_timeout,
             user_agent,
         )
-        self._shared: _SharedClient | None = None
+        self._shared: _SharedSession | None = None
 
-    def _acquire(self) -> _SharedClient:
-        if self._shared is None or self._shared.is_closed:
-            self._shared = self.clients.acquire(self._key, self._settings, self._user_agent)
-        return self._shared
+    def _session(self) -> aiohttp.ClientSession:
+        shared = self._shared
+        if shared is None or shared.session.closed:
+            per_loop = _SESSIONS.setdefault(asyncio.get_running_loop(), {})
+            shared = per_loop.get(self._key)
+            if shared is None or shared.session.closed:
+                shared = per_loop[self._key] = _SharedSession(open_session(self._settings, self._user_agent))
+            shared.users += 1
+            self._shared = shared
+        return shared.session
 
     async def send(self, call: ApiCall[T]) -> T:
         """Send ``call`` with retries; return its parsed result or raise a typed error."""
@@ -420,13 +266,47 @@ class AsyncTransport:
             await asyncio.sleep(wait)
 
     async def _send_once(self, call: ApiCall[Any]) -> RawResponse:
-        shared = self._acquire()
-        headers = {**call.headers, **self._settings.auth.headers()}
-        async with shared.in_flight:
-            return await shared.backend.send(shared.client, self._settings, call, headers)
+        import aiohttp
+        from yarl import URL
+
+        from airflow_provider_domino.api.endpoints import RawResponse
+
+        session = self._session()
+        settings = self._settings
+        auth = settings.auth.headers()
+        headers = {**call.headers, **auth} if call.headers else auth
+        url = URL(settings.base_url + call.path, encoded=True)  # path segments are already encoded
+        try:
+            async with session.request(
+                call.method,
+                url,
+                params=call.params,
+                json=call.json_body,
+                headers=headers,
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                return RawResponse(response.status, response.headers, body)
+        except aiohttp.ClientSSLError as err:
+            raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
+        except aiohttp.ConnectionTimeoutError as err:
+            raise network_failure(call, f"connect timeout: {_reason(err)}", maybe_sent=False) from None
+        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as err:
+            raise network_failure(call, _reason(err), maybe_sent=False) from None
+        except TimeoutError:  # aiohttp's SocketTimeoutError among them: sent, no answer in time
+            reason = f"no answer within {settings.timeout:g} s"
+            raise network_failure(call, reason, maybe_sent=True) from None
+        except aiohttp.ClientError as err:
+            raise network_failure(call, _reason(err), maybe_sent=True) from None
 
     async def aclose(self) -> None:
-        """Give the shared client back; the last user closes it."""
-        if self._shared is not None:
-            self._shared = None
-            await self.clients.release(self._key)
+        """Give the shared session back; the last user closes it."""
+        shared, self._shared = self._shared, None
+        if shared is None:
+            return
+        shared.users -= 1
+        if shared.users <= 0:
+            per_loop = _SESSIONS.get(asyncio.get_running_loop(), {})
+            if per_loop.get(self._key) is shared:
+                del per_loop[self._key]
+            await shared.session.close()

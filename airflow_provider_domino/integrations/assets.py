@@ -88,10 +88,12 @@ def annotate_outlet_events(
     events = context.get("outlet_events")
     if events is None:  # not a real task run (e.g. a bare execute() in a unit test)
         return 0
+    from airflow.sdk import AssetAlias
+
     extra = job.asset_event_extra()
     annotated = 0
     for outlet in outlets:
-        if type(outlet).__name__ == "AssetAlias":
+        if isinstance(outlet, AssetAlias):
             continue
         try:
             events[outlet].extra.update(extra)

@@ -1,4 +1,4 @@
-"""The async twins (aiohttp by default) against the emulator: same requests, one shared keep-alive client."""
+"""The async twins (aiohttp) against the emulator: same requests, one shared keep-alive client."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_domino.api.errors import DominoNotFoundError
 from airflow_provider_domino.api.status import JobStatus
 from airflow_provider_domino.hooks.domino import DominoHook
-from airflow_provider_domino.hooks.transport import SHARED_ASYNC_CLIENTS
+from airflow_provider_domino.hooks.transport import _SESSIONS
 from tests.hooks.conftest import FAST_RETRIES
 
 
@@ -51,13 +51,15 @@ def test_hooks_in_one_loop_share_one_client_and_release_it(hook, emulator):
     async def scenario():
         hooks = [DominoHook(hook.domino_conn_id, retry_policy=FAST_RETRIES) for _ in range(20)]
         await asyncio.gather(*(h.aget_job(job.id) for h in hooks))
-        clients = {id(h._async._shared.client) for h in hooks}
-        assert len(clients) == 1
-        shared = hooks[0]._async._shared
-        for h in hooks:
+        sessions = {id(h._async._shared.session) for h in hooks}
+        assert len(sessions) == 1
+        session = hooks[0]._async._shared.session
+        for h in hooks[:-1]:
             await h.aclose()
-        assert shared.is_closed
-        assert not SHARED_ASYNC_CLIENTS._clients.get(asyncio.get_running_loop())
+        assert not session.closed  # one hook still uses it
+        await hooks[-1].aclose()
+        assert session.closed
+        assert not _SESSIONS.get(asyncio.get_running_loop())
 
     asyncio.run(scenario())
 
@@ -103,6 +105,34 @@ def test_concurrent_polls_never_open_more_connections_than_the_pool(hook, emulat
                 await h.aclose()
 
     assert 1 <= asyncio.run(scenario()) <= ASYNC_POOL_SIZE
+
+
+def test_waiting_for_a_pooled_connection_is_not_a_connect_timeout(hook, emulator):
+    """A burst of polls queues for the pool's connections longer than the connect timeout: none fails."""
+    import dataclasses
+
+    from airflow_provider_domino.api.endpoints import get_job
+    from airflow_provider_domino.hooks.retry import RetryPolicy
+    from airflow_provider_domino.hooks.transport import ASYNC_POOL_SIZE, AsyncTransport
+
+    job = hook.start_job("true", "small")
+    emulator.set_faults(
+        {"rules": [{"endpoint": "get_job", "fault": "latency", "seconds": 0.3, "probability": 1.0}]}
+    )
+    emulator.clear_requests()
+    settings = dataclasses.replace(hook.settings, connect_timeout=0.2)  # well below the queueing
+    burst = 3 * ASYNC_POOL_SIZE  # the last third waits about two answers' latency for a connection
+
+    async def scenario() -> list[str]:
+        transports = [AsyncTransport(settings, RetryPolicy(max_attempts=1), "t") for _ in range(burst)]
+        try:
+            return [j.id for j in await asyncio.gather(*(t.send(get_job(job.id)) for t in transports))]
+        finally:
+            for t in transports:
+                await t.aclose()
+
+    assert asyncio.run(scenario()) == [job.id] * burst
+    assert [e["status"] for e in emulator.requests_log() if e["endpoint"] == "get_job"] == [200] * burst
 
 
 def _open_connections(emulator) -> set[tuple[str, int]]:

@@ -4,31 +4,42 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+from aiohttp import web
 
-from airflow_provider_domino.hooks.transport import new_async_client
+from airflow_provider_domino.api import endpoints
+from airflow_provider_domino.hooks.connection import DominoAuth, DominoConnectionSettings
+from airflow_provider_domino.hooks.retry import RetryPolicy
+from airflow_provider_domino.hooks.transport import AsyncTransport
 from airflow_provider_domino.jobs.idempotency import key_in_title
 
 
 def test_the_shared_async_client_never_replays_a_cookie():
     """A Set-Cookie answered to one connection's request must not ride along with the next request."""
-    from airflow_provider_domino.hooks.connection import DominoConnectionSettings
-
-    settings = DominoConnectionSettings.resolve(
-        "c", None, {"DOMINO_API_HOST": "https://domino.example", "DOMINO_USER_API_KEY": "k"}
-    )
     seen: list[str | None] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("cookie"))
-        return httpx.Response(200, json={}, headers={"Set-Cookie": "session=alice; Path=/"})
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({"job": {"id": request.match_info["job_id"]}})
+        response.set_cookie("session", "alice", path="/")
+        return response
 
     async def two_requests() -> None:
-        client = new_async_client(settings, "test")
-        client._transport = httpx.MockTransport(answer)  # the pool is what we replace, not the client
-        await client.get("/api/jobs/beta/jobs/a")
-        await client.get("/api/jobs/beta/jobs/b")
-        await client.aclose()
+        app = web.Application()
+        app.router.add_get("/api/jobs/beta/jobs/{job_id}", answer)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        auth = DominoAuth("api_key", "c", secret="k-123456")
+        settings = DominoConnectionSettings("c", f"http://127.0.0.1:{port}", auth)
+        transport = AsyncTransport(settings, RetryPolicy(max_attempts=1), "test")
+        try:
+            assert (await transport.send(endpoints.get_job("a"))).id == "a"
+            assert (await transport.send(endpoints.get_job("b"))).id == "b"
+        finally:
+            await transport.aclose()
+            await runner.cleanup()
 
     asyncio.run(two_requests())
     assert seen == [None, None]
