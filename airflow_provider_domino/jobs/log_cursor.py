@@ -290,7 +290,7 @@ class LogPoll:
         positions = self._positions
         stamps = _StampReader()
         last_stamp: int | None = None
-        new = 0
+        new = new_at_slice = 0
         lines: list[str] = []
         for index, (text, log_type, timestamp) in enumerate(_columns(page.entries), 1):
             stream = _stream_of(log_type, wanted, self.combined)
@@ -306,9 +306,11 @@ class LogPoll:
                     new += 1
                     lines.extend(entry_lines(stream, text))
             if index % slice_entries == 0:
-                self._mode, self._cursor = JSON, None
+                self._moved(new != new_at_slice)
+                new_at_slice = new
                 yield lines
                 lines = []
+        advanced = False
         if self.combined and last_stamp is not None:
             # A combined page is sorted by time across streams: every stream is read up to its last
             # timestamp (a stream with no entry at that time has shown none of them).
@@ -316,9 +318,17 @@ class LogPoll:
                 current = positions.get(name)
                 if current is None or current.time_nano < last_stamp:
                     positions[name] = StreamPosition(last_stamp, 0)
-        self._mode, self._cursor = JSON, None
+                    advanced = True
+        self._moved(advanced or new != new_at_slice)
         self._finish_page(page, new, at_start)
         yield lines
+
+    def _moved(self, positions_changed: bool) -> None:
+        """Rebuild :attr:`cursor` on its next read only if the positions moved: a poll that brings
+        nothing new (most polls of most jobs) keeps the cursor object it started from, rather than
+        leaving a fresh copy per trigger and poll for the garbage collector to promote."""
+        if positions_changed or self._mode != JSON:
+            self._mode, self._cursor = JSON, None
 
     @staticmethod
     def _is_new(stream: str, stamp: int, start: StreamPosition | None, at_start: dict[str, int]) -> bool:

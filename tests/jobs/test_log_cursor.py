@@ -456,3 +456,19 @@ def test_take_iter_cursor_covers_each_slice_handed_out():
     stopped_at = poll.cursor  # the consumer stops here
     assert stopped_at.positions["stdOut"] == StreamPosition(BASE + 3, 1)
     assert read_all(fake, stopped_at)[0] == [f"line {i}" for i in range(4, 10)]
+
+
+def test_a_poll_that_brings_nothing_new_keeps_its_cursor_object():
+    """Most polls of most jobs bring no new line: their cursor is the very object they started from (no
+    fresh copy per trigger and poll), and it still moves on once a new line comes."""
+    fake = FakeLog(cap=1000)
+    for i in range(3):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    _, cursor = read_all(fake)
+    lines, again = read_all(fake, cursor)
+    assert (lines, again) == ([], cursor)
+    assert again is cursor
+    fake.write("stdErr", BASE + 3, "late")
+    lines, moved = read_all(fake, again)
+    assert lines == ["late"]
+    assert moved.is_behind(moved) is False and cursor.is_behind(moved)
