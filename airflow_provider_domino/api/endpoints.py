@@ -22,11 +22,10 @@ from airflow_provider_domino.api.models import (
     Job,
     JobPage,
     LogChunk,
-    LogEntries,
+    LogEntryColumns,
     LogPage,
     Project,
     Tag,
-    log_entry_tuple,
     unwrap,
 )
 
@@ -227,7 +226,8 @@ def _parse_log_page(call: ApiCall[Any], response: RawResponse) -> LogPage | LogC
     """
     if not _is_json(response):
         return LogChunk(response.body, 0)
-    payload = _expect(call, response, parse_json(call, response, log_entry_tuple), dict, "a log object")
+    columns = LogEntryColumns()  # entries decoded straight into columns (see LogEntryColumns)
+    payload = _expect(call, response, parse_json(call, response, columns.hook), dict, "a log object")
     logs = payload.get("logs") if isinstance(payload.get("logs"), dict) else payload
     items = _expect(call, response, logs.get("logContent") or [], list, "a list under 'logs.logContent'")
     metadata = _dict_at(payload, "metadata")
@@ -235,7 +235,7 @@ def _parse_log_page(call: ApiCall[Any], response: RawResponse) -> LogPage | LogC
     complete = logs.get("isComplete")
     problem = logs.get("problem")
     return LogPage(
-        entries=LogEntries(items),
+        entries=columns.entries(items),
         limit=_int_or_none(pagination.get("limit")),
         latest_time_nano=_int_or_none(pagination.get("latestTimeNano")),
         is_complete=complete if isinstance(complete, bool) else None,

@@ -452,46 +452,80 @@ class LogEntry:
     timestamp: str
 
 
-#: A log entry as a page keeps it: ``(log, logType, timestamp)``.
-EntryTuple = tuple[str, str, str]
+class LogEntryColumns:
+    """Collects a log page's entries while ``json.loads`` decodes it: pass :meth:`hook` as its object hook.
 
-
-def log_entry_tuple(data: dict[str, Any]) -> Any:
-    """``json.loads`` object hook for a log page: each entry becomes an :data:`EntryTuple` as it is decoded.
-
-    A page holds up to 10,000 entries and is shown in slices, between which the event loop runs other
-    triggers; kept as dicts, its entries would outlive a few garbage collections and be promoted to the
-    oldest generation, and it is those promotions that trigger full collections, which walk every
-    object in the triggerer and hold its loop for a fraction of a second. A tuple of strings is dropped
-    from the collector's watch at its first collection, and the dict is freed as soon as it is
-    converted. Any other object (the page's envelopes) is returned as it is.
+    Each entry's three strings go to three lists and the hook returns the entry's index (an ``int``)
+    in its place, so a 10,000-entry page leaves the garbage collector nothing to track per entry: no
+    dict, tuple or object survives the decoding (strings and integers are never tracked). Kept as
+    dicts or tuples, a page's entries add 10,000 tracked objects to the youngest generation: a dozen
+    young collections and one middle one per page, and it is those middle collections that start the
+    full ones, which walk every object of the triggerer and hold its loop for 70 ms or more. The hook
+    also runs Python code for every object decoded, so a page decoded in a worker thread gives the GIL
+    back every switch interval instead of holding it for the whole parse.
     """
-    if "log" in data and "logContent" not in data:
-        return _entry_tuple(data)
-    return data
 
+    def __init__(self) -> None:
+        self.logs: list[str] = []
+        self.log_types: list[str] = []
+        self.timestamps: list[str] = []
 
-def _entry_tuple(data: Mapping[str, Any]) -> EntryTuple:
-    return (str(data.get("log") or ""), str(data.get("logType") or ""), str(data.get("timestamp") or ""))
+    def hook(self, data: dict[str, Any]) -> Any:
+        """``json.loads`` object hook: an entry (an object with ``log``) is collected and replaced by its
+        index; any other object (the page's envelopes) is returned as it is."""
+        if "log" in data and "logContent" not in data:
+            return self.add(data)
+        return data
+
+    def add(self, data: Mapping[str, Any]) -> int:
+        """Collect one entry ``{log, logType, timestamp}``; returns its index."""
+        self.logs.append(str(data.get("log") or ""))
+        self.log_types.append(str(data.get("logType") or ""))
+        self.timestamps.append(str(data.get("timestamp") or ""))
+        return len(self.logs) - 1
+
+    def entries(self, items: list[Any]) -> LogEntries:
+        """The entries of a page's ``logContent`` list, in its order: indexes given by :meth:`hook`, or
+        objects it did not see (collected now). Anything else is left out; so is an entry-like object
+        found elsewhere in the document (its index is not in ``items``)."""
+        picked: list[int] = []
+        for item in items:
+            if type(item) is int and 0 <= item < len(self.logs):
+                picked.append(item)
+            elif isinstance(item, Mapping):
+                picked.append(self.add(item))
+        if picked == list(range(len(self.logs))):  # the usual case: every entry, in order
+            return LogEntries(self.logs, self.log_types, self.timestamps)
+        return LogEntries(
+            [self.logs[i] for i in picked],
+            [self.log_types[i] for i in picked],
+            [self.timestamps[i] for i in picked],
+        )
 
 
 class LogEntries(Sequence[LogEntry]):
-    """A page's ``logContent`` items, each made a :class:`LogEntry` only when it is reached.
+    """A page's entries as three columns of strings; each made a :class:`LogEntry` only when it is reached.
 
     Done lazily, the conversion of 10,000 entries happens inside the sliced loop that shows them
-    (:mod:`~airflow_provider_domino.jobs.log_cursor`), which yields to the event loop. Items are
-    entry tuples (see :func:`log_entry_tuple`) or entry objects; anything else is left out.
+    (:mod:`~airflow_provider_domino.jobs.log_cursor`), which yields to the event loop, and each
+    :class:`LogEntry` is freed as soon as its lines are out. See :class:`LogEntryColumns` for why
+    columns, not one object per entry.
     """
 
-    def __init__(self, items: list[Any]) -> None:
-        self._items: list[EntryTuple] = [
-            item if isinstance(item, tuple) else _entry_tuple(item)
-            for item in items
-            if isinstance(item, tuple | Mapping)
-        ]
+    def __init__(self, logs: list[str], log_types: list[str], timestamps: list[str]) -> None:
+        if not len(logs) == len(log_types) == len(timestamps):
+            raise ValueError("log entry columns differ in length")
+        self.logs = logs
+        self.log_types = log_types
+        self.timestamps = timestamps
+
+    @classmethod
+    def of(cls, entries: Sequence[LogEntry]) -> LogEntries:
+        """Columns from entry objects (a test double's page)."""
+        return cls([e.log for e in entries], [e.log_type for e in entries], [e.timestamp for e in entries])
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.logs)
 
     @overload
     def __getitem__(self, index: int) -> LogEntry: ...
@@ -499,12 +533,12 @@ class LogEntries(Sequence[LogEntry]):
     def __getitem__(self, index: slice) -> Sequence[LogEntry]: ...
     def __getitem__(self, index: int | slice) -> LogEntry | Sequence[LogEntry]:
         if isinstance(index, slice):
-            return [LogEntry(*item) for item in self._items[index]]
-        return LogEntry(*self._items[index])
+            return LogEntries(self.logs[index], self.log_types[index], self.timestamps[index])
+        return LogEntry(self.logs[index], self.log_types[index], self.timestamps[index])
 
     def __iter__(self) -> Iterator[LogEntry]:
-        for item in self._items:
-            yield LogEntry(*item)
+        for log, log_type, timestamp in zip(self.logs, self.log_types, self.timestamps, strict=True):
+            yield LogEntry(log, log_type, timestamp)
 
 
 @dataclass(frozen=True)

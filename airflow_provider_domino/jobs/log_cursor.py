@@ -32,13 +32,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_domino.api import endpoints
-from airflow_provider_domino.api.models import Job, LogChunk, LogPage
+from airflow_provider_domino.api.models import Job, LogChunk, LogEntries, LogEntry, LogPage
 from airflow_provider_domino.api.status import JobStatus
 from airflow_provider_domino.jobs.log_lines import TAIL_CHUNK_BYTES, shorten_line, split_lines
 
@@ -50,8 +51,11 @@ LOG_STREAMS = ("prepareOutput", "stdOut", "stdErr")
 STREAM_LABELS = {"prepareOutput": "[prepareOutput] "}
 #: Entries asked for per call (the API's maximum; a server may return fewer).
 PAGE_LIMIT = endpoints.MAX_LOG_LIMIT
-#: Most log lines handed on between two yields to the event loop in :func:`astream_log`.
-LINES_PER_YIELD = 200
+#: Longest run of log work between two yields to the event loop in :func:`astream_log`, in seconds.
+#: Writing one line into the task log costs 15 us or more (Airflow's structured logging), so a page of
+#: 10,000 entries is 150 ms of work: handed over in one callback it would hold every other trigger of
+#: the triggerer for as long. A time budget, not a line count, also bounds a slow log handler.
+YIELD_EVERY_SECONDS = 0.005
 
 UNKNOWN, JSON, TEXT = "unknown", "json", "text"
 #: The ``logType`` that reads every stream in one request.
@@ -163,8 +167,8 @@ def entry_lines(log_type: str, text: str) -> list[str]:
     return [label + shorten_line(part.rstrip("\r")) for part in body.split("\n")]
 
 
-#: Entries processed between two yields to the event loop in :func:`astream_log`.
-ENTRIES_PER_SLICE = LINES_PER_YIELD
+#: Entries :meth:`LogPoll.take_iter` hands out at a time: how often :func:`astream_log` checks its budget.
+ENTRIES_PER_SLICE = 32
 #: Statuses in which a job has written nothing yet: its log is not asked for (one request less a poll).
 NO_OUTPUT_YET = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PENDING})
 
@@ -286,12 +290,12 @@ class LogPoll:
         positions = self._positions
         stamps = _StampReader()
         last_stamp: int | None = None
-        new = 0
+        new = new_at_slice = 0
         lines: list[str] = []
-        for index, entry in enumerate(page.entries, 1):
-            stream = _stream_of(entry.log_type, wanted, self.combined)
+        for index, (text, log_type, timestamp) in enumerate(_columns(page.entries), 1):
+            stream = _stream_of(log_type, wanted, self.combined)
             if stream is not None:
-                stamp = stamps.read(entry.timestamp, positions.get(stream))
+                stamp = stamps.read(timestamp, positions.get(stream))
                 last_stamp = stamp if last_stamp is None else max(last_stamp, stamp)
                 if self._is_new(stream, stamp, start[stream], at_start):
                     current = positions.get(stream)
@@ -300,11 +304,13 @@ class LogPoll:
                     else:
                         positions[stream] = StreamPosition(stamp, 1)
                     new += 1
-                    lines.extend(entry_lines(stream, entry.log))
+                    lines.extend(entry_lines(stream, text))
             if index % slice_entries == 0:
-                self._mode, self._cursor = JSON, None
+                self._moved(new != new_at_slice)
+                new_at_slice = new
                 yield lines
                 lines = []
+        advanced = False
         if self.combined and last_stamp is not None:
             # A combined page is sorted by time across streams: every stream is read up to its last
             # timestamp (a stream with no entry at that time has shown none of them).
@@ -312,9 +318,17 @@ class LogPoll:
                 current = positions.get(name)
                 if current is None or current.time_nano < last_stamp:
                     positions[name] = StreamPosition(last_stamp, 0)
-        self._mode, self._cursor = JSON, None
+                    advanced = True
+        self._moved(advanced or new != new_at_slice)
         self._finish_page(page, new, at_start)
         yield lines
+
+    def _moved(self, positions_changed: bool) -> None:
+        """Rebuild :attr:`cursor` on its next read only if the positions moved: a poll that brings
+        nothing new (most polls of most jobs) keeps the cursor object it started from, rather than
+        leaving a fresh copy per trigger and poll for the garbage collector to promote."""
+        if positions_changed or self._mode != JSON:
+            self._mode, self._cursor = JSON, None
 
     @staticmethod
     def _is_new(stream: str, stamp: int, start: StreamPosition | None, at_start: dict[str, int]) -> bool:
@@ -357,6 +371,13 @@ class LogPoll:
         self._stream_index += 1
         if self.combined or self._stream_index >= len(self.streams):
             self._done = True
+
+
+def _columns(entries: Sequence[LogEntry]) -> Iterator[tuple[str, str, str]]:
+    """A page's entries as ``(log, logType, timestamp)``, straight from its columns when it has them."""
+    if isinstance(entries, LogEntries):
+        return zip(entries.logs, entries.log_types, entries.timestamps, strict=True)
+    return ((entry.log, entry.log_type, entry.timestamp) for entry in entries)
 
 
 def _stream_of(log_type: str, wanted: tuple[str, ...], combined: bool) -> str | None:
@@ -410,21 +431,34 @@ async def astream_log(
     send: Callable[[endpoints.ApiCall[Any]], Awaitable[Any]],
     emit: Callable[[str], None],
     *,
-    lines_per_yield: int = LINES_PER_YIELD,
+    yield_every: float = YIELD_EVERY_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
 ) -> LogCursor:
-    """Async :func:`stream_log`, giving the event loop back between slices of a page.
+    """Async :func:`stream_log`, giving the event loop back whenever ``yield_every`` seconds of work
+    have passed since it last had it (see :data:`YIELD_EVERY_SECONDS`).
 
-    A page holds up to 10,000 entries, and reading and logging one costs tens of microseconds:
-    handling a page in one go would hold every other trigger in the triggerer up for a fraction of a
-    second. Each slice is at most ``lines_per_yield`` entries, and lines.
+    The page is read in slices of :data:`ENTRIES_PER_SLICE` entries (a text log in one slice per
+    chunk); :attr:`LogPoll.cursor` covers each slice as it is handed out. A task cancelled while paused
+    inside a slice (a triggerer stopping) first emits the rest of that slice, so the cursor it leaves
+    covers exactly the lines shown: none is lost or repeated when the watch resumes from it.
     """
-    slice_size = max(1, lines_per_yield)
     while (call := poll.next_call()) is not None:
         answer = await send(call)
         await asyncio.sleep(0)  # decoding the answer took a slice of its own
-        for lines in poll.take_iter(answer, slice_size):
-            for start in range(0, len(lines), slice_size):  # a text window or a multi-line entry
-                for line in lines[start : start + slice_size]:
-                    emit(line)
+        started = clock()
+        for lines in poll.take_iter(answer, ENTRIES_PER_SLICE):
+            for index, line in enumerate(lines, 1):
+                emit(line)
+                if clock() - started < yield_every:
+                    continue
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:
+                    for rest in lines[index:]:  # already counted by the cursor: show them before leaving
+                        emit(rest)
+                    raise
+                started = clock()
+            if clock() - started >= yield_every:  # a slice of entries shown before: no line to pause at
                 await asyncio.sleep(0)
+                started = clock()
     return poll.cursor

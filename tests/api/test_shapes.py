@@ -341,26 +341,56 @@ def test_log_page_reads_the_published_envelope():
     assert (page.limit, page.latest_time_nano, page.is_complete) == (1000, 1764151200500000000, False)
 
 
-def test_a_decoded_log_page_leaves_the_garbage_collector_nothing_to_promote():
-    """Entries become plain tuples of strings as they are decoded: no dict per entry survives, and the
-    collector stops tracking the tuples, so a 10,000-entry page shown in slices cannot fill the oldest
-    generation and set off full collections in the triggerer."""
+def test_a_decoded_log_page_gives_the_garbage_collector_nothing_to_track_per_entry():
+    """A 10,000-entry page is decoded into columns of strings: no dict, tuple or object per entry is
+    left tracked by the collector, so reading a long log does not set off young collections (and, through
+    them, the full ones that hold a triggerer's loop). One tracked object per entry would add 10,000."""
     import gc
 
     entries = [
         {"log": f"line {i}\n", "logType": "stdOut", "size": 7, "timestamp": "2026-11-26T10:00:00Z"}
-        for i in range(2000)
+        for i in range(10_000)
     ]
     entries.append({"logType": "stdErr", "timestamp": "2026-11-26T10:00:01Z"})  # no ``log``: still read
     payload = {"logs": {"logContent": entries, "isComplete": True}, "metadata": {"pagination": {}}}
-    page = endpoints.get_job_log_page(JOB_ID, log_type="complete").read(json_response(payload))
-    assert isinstance(page, LogPage)
-    kept = page.entries._items  # type: ignore[attr-defined]
-    assert all(type(item) is tuple for item in kept)
+    response = json_response(payload)
+    call = endpoints.get_job_log_page(JOB_ID, log_type="complete")
     gc.collect()
-    assert not any(gc.is_tracked(item) for item in kept)
+    was_enabled = gc.isenabled()
+    gc.disable()  # no collection may reset the count while it is read
+    try:
+        before = gc.get_count()[0]
+        page = call.read(response)
+        tracked = gc.get_count()[0] - before
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert isinstance(page, LogPage)
+    assert tracked < 100
+    assert len(page.entries) == 10_001
     assert [entry.log for entry in page.entries][:2] == ["line 0\n", "line 1\n"]
     assert (page.entries[-1].log, page.entries[-1].log_type) == ("", "stdErr")
+
+
+def test_a_log_page_keeps_only_its_log_content_in_order():
+    """Objects that look like entries outside ``logContent`` are not entries; other items are left out."""
+    payload = {
+        "logs": {
+            "logContent": [
+                {"log": "a\n", "logType": "stdOut", "timestamp": "1"},
+                "not an entry",
+                {"log": "b\n", "logType": "stdErr", "timestamp": "2"},
+            ],
+        },
+        "metadata": {"pagination": {}, "note": {"log": "stray", "logType": "stdOut", "timestamp": "3"}},
+    }
+    page = endpoints.get_job_log_page(JOB_ID, log_type="complete").read(json_response(payload))
+    assert isinstance(page, LogPage)
+    assert [(e.log, e.log_type, e.timestamp) for e in page.entries] == [
+        ("a\n", "stdOut", "1"),
+        ("b\n", "stdErr", "2"),
+    ]
+    assert [e.log for e in page.entries[1:]] == ["b\n"]
 
 
 def test_log_page_caps_the_limit_and_requires_a_log_type():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
@@ -266,32 +267,85 @@ def test_entry_lines_split_and_label():
     assert entry_lines("prepareOutput", "pull\r\n") == ["[prepareOutput] pull"]
 
 
-def test_async_stream_yields_between_slices():
-    fake = FakeLog(cap=1000)
-    for i in range(2500):
-        fake.write("stdOut", BASE + i, f"line {i}")
-    yields = 0
+class PacedEmit:
+    """An ``emit`` that costs ``per_line`` seconds of a fake clock and notes in which turn of the event
+    loop each line was shown (a task beside it counts the turns)."""
 
-    async def main() -> list[str]:
-        nonlocal yields
-        shown: list[str] = []
+    def __init__(self, per_line: float) -> None:
+        self.now = 0.0
+        self.per_line = per_line
+        self.turn = 0
+        self.shown: list[str] = []
+        self.turns: list[int] = []
 
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, line: str) -> None:
+        self.now += self.per_line
+        self.shown.append(line)
+        self.turns.append(self.turn)
+
+    async def count_turns(self) -> None:
+        while True:
+            await asyncio.sleep(0)
+            self.turn += 1
+
+
+def ten_thousand_entries() -> tuple[FakeLog, list[str]]:
+    """One full page: 10,000 entries, ten per timestamp, one of them three lines long."""
+    fake = FakeLog(cap=10_000)
+    expected: list[str] = []
+    for i in range(10_000):
+        text = f"line {i}" if i != 5000 else "a\nb\nc"
+        fake.write("stdOut", BASE + i // 10, text)
+        expected.extend(text.split("\n"))
+    return fake, expected
+
+
+def test_async_stream_shows_a_full_page_over_many_loop_turns_within_its_time_budget():
+    """Lines costing 0.1 ms each and a 5 ms budget: at most 50 lines per turn of the loop (one more for
+    rounding), so a 10,000-entry page is shown over 200 turns or more, every line once, in order."""
+    fake, expected = ten_thousand_entries()
+    emit = PacedEmit(per_line=0.0001)
+
+    async def main() -> None:
         async def send(call):
             return fake.send(call)
 
-        async def count_yields():
-            nonlocal yields
-            while True:
-                await asyncio.sleep(0)
-                yields += 1
-
-        counter = asyncio.ensure_future(count_yields())
-        await astream_log(LogPoll("job-1"), send, shown.append, lines_per_yield=100)
+        counter = asyncio.ensure_future(emit.count_turns())
+        await astream_log(LogPoll("job-1"), send, emit, yield_every=0.005, clock=emit.clock)
         counter.cancel()
-        return shown
 
-    assert asyncio.run(main()) == [f"line {i}" for i in range(2500)]
-    assert yields >= 20
+    asyncio.run(main())
+    assert emit.shown == expected
+    per_turn = Counter(emit.turns)
+    assert max(per_turn.values()) <= 51
+    assert len(per_turn) >= len(expected) // 51
+
+
+def test_async_stream_cancelled_mid_page_loses_and_repeats_no_line():
+    """A trigger cancelled while paused inside a slice of entries: the cursor it leaves covers exactly
+    the lines shown, so a watch resumed from it shows the rest, nothing twice."""
+    fake, expected = ten_thousand_entries()
+    emit = PacedEmit(per_line=0.0001)
+    poll = LogPoll("job-1")
+
+    async def main() -> None:
+        async def send(call):
+            return fake.send(call)
+
+        task = asyncio.ensure_future(astream_log(poll, send, emit, yield_every=0.005, clock=emit.clock))
+        while len(emit.shown) < 1234:  # stop it part-way through a slice of 32 entries
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert 1234 <= len(emit.shown) < len(expected)
+    rest, _ = read_all(fake, poll.cursor)
+    assert emit.shown + rest == expected
 
 
 def test_combined_read_is_exact_when_streams_share_timestamps_across_pages():
@@ -402,3 +456,19 @@ def test_take_iter_cursor_covers_each_slice_handed_out():
     stopped_at = poll.cursor  # the consumer stops here
     assert stopped_at.positions["stdOut"] == StreamPosition(BASE + 3, 1)
     assert read_all(fake, stopped_at)[0] == [f"line {i}" for i in range(4, 10)]
+
+
+def test_a_poll_that_brings_nothing_new_keeps_its_cursor_object():
+    """Most polls of most jobs bring no new line: their cursor is the very object they started from (no
+    fresh copy per trigger and poll), and it still moves on once a new line comes."""
+    fake = FakeLog(cap=1000)
+    for i in range(3):
+        fake.write("stdOut", BASE + i, f"line {i}")
+    _, cursor = read_all(fake)
+    lines, again = read_all(fake, cursor)
+    assert (lines, again) == ([], cursor)
+    assert again is cursor
+    fake.write("stdErr", BASE + 3, "late")
+    lines, moved = read_all(fake, again)
+    assert lines == ["late"]
+    assert moved.is_behind(moved) is False and cursor.is_behind(moved)
