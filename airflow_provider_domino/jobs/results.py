@@ -39,14 +39,23 @@ def wait_reason_to_show(job: Job | None, last_shown: str | None) -> tuple[str | 
 QUEUED_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PENDING, JobStatus.SCHEDULED})
 
 
-def wait_reason_needs_details(job: Job | None) -> bool:
+#: Shortest time between two reads of a queued job's details for its wait reason, when its status
+#: comes from the job list (which carries no reason). Coalesced polling exists so that a project's
+#: waiting jobs cost one request per round; a per-job read every round while a job queues would undo
+#: that for the jobs that wait longest.
+WAIT_REASON_REFRESH_SECONDS = 60.0
+
+
+def wait_reason_needs_details(job: Job | None, last_read_at: float | None = None, now: float = 0.0) -> bool:
     """Whether a status read from the job list (whose items have no ``queuedJobStatusDetails``) must be
-    followed by a read of the job's details to know why it waits: only while the job is queued."""
+    followed by a read of the job's details to know why it waits: only while the job is queued, and at
+    most once per :data:`WAIT_REASON_REFRESH_SECONDS` (``last_read_at``, ``now``: monotonic seconds)."""
     return (
         job is not None
         and not job.is_finished
         and job.status in QUEUED_STATUSES
         and job.queued_details is None
+        and (last_read_at is None or now - last_read_at >= WAIT_REASON_REFRESH_SECONDS)
     )
 
 

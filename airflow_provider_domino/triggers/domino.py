@@ -118,6 +118,7 @@ class DominoJobTrigger(BaseTrigger):
         self._checkpointed_at = 0.0
         #: Why the job waits, as last shown (``jobs.results.wait_reason_to_show``).
         self._last_wait_reason: str | None = None
+        self._wait_reason_read_at: float | None = None
 
     @property
     def log_cursor(self) -> LogCursor:
@@ -235,12 +236,15 @@ class DominoJobTrigger(BaseTrigger):
 
         :param from_list: ``job`` is a job list item (the coalesced watcher's), which carries no
             ``queuedJobStatusDetails``: while (and only while) the job is queued, its details are read
-            too, one request per check. A job read from its own route has them already.
+            too, at most once a minute (``WAIT_REASON_REFRESH_SECONDS``). A job read from its own route
+            has them already.
         """
         from airflow_provider_domino.api.errors import DominoError
         from airflow_provider_domino.jobs.results import wait_reason_needs_details, wait_reason_to_show
 
-        if from_list and wait_reason_needs_details(job):
+        now = time.monotonic()
+        if from_list and wait_reason_needs_details(job, self._wait_reason_read_at, now):
+            self._wait_reason_read_at = now
             try:
                 job = await hook.aget_job(self.job_id)
             except DominoError:

@@ -104,3 +104,15 @@ def test_results_and_summary_carry_usage_times_commits_and_git_repos() -> None:
         "started t1",
     ):
         assert expected in text
+
+
+def test_a_listed_queued_job_has_its_details_read_at_most_once_a_minute() -> None:
+    """On the coalesced path a queued job's wait reason costs one extra read a minute, not one a round."""
+    from airflow_provider_domino.jobs.results import wait_reason_needs_details
+
+    queued = Job.from_api({"id": "j", "status": "Queued"})
+    running = Job.from_api({"id": "j", "status": "Running"})
+    assert wait_reason_needs_details(queued)  # never read yet
+    assert not wait_reason_needs_details(queued, last_read_at=100.0, now=159.0)
+    assert wait_reason_needs_details(queued, last_read_at=100.0, now=160.0)
+    assert not wait_reason_needs_details(running)
