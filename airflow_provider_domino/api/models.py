@@ -572,3 +572,16 @@ class LogChunk:
     def end(self) -> int:
         """Byte offset just past this chunk: where the next tail request begins."""
         return self.start + len(self.data)
+
+
+def epoch_seconds(timestamp: str | None) -> float | None:
+    """An ISO-8601 time as Domino sends it (``...Z`` or with an offset) in epoch seconds; ``None`` when
+    absent or unreadable."""
+    if not timestamp:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

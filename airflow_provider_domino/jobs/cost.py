@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_domino.api.models import epoch_seconds
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import HardwareTier, Job
@@ -214,18 +215,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def _epoch(timestamp: str | None) -> float | None:
-    if not timestamp:
-        return None
-    try:
-        return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def run_minutes(job: Job) -> float | None:
     """Minutes from ``stageTimes.startTime`` to ``completedTime``; ``None`` when either is missing."""
-    started, ended = _epoch(job.started_at), _epoch(job.ended_at)
+    started, ended = epoch_seconds(job.started_at), epoch_seconds(job.ended_at)
     if started is None or ended is None or ended < started:
         return None
     return (ended - started) / 60

@@ -287,10 +287,12 @@ class DominoStartJobOperator(BaseOperator):
         context["ti"].xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.job_url(job_id, self.job_project_id))
 
     def _deadline(self, job: Job, context: Context) -> float | None:
+        from airflow_provider_domino.api.models import epoch_seconds
+
         """Epoch seconds by which the job must end: ``timeout`` from its submission, ``execution_timeout``."""
         candidates: list[float] = []
         if self.timeout is not None:
-            begun = _epoch(job.submitted_at) or _epoch(job.started_at) or time.time()
+            begun = epoch_seconds(job.submitted_at) or epoch_seconds(job.started_at) or time.time()
             candidates.append(begun + float(self.timeout))
         if self.execution_timeout is not None:
             start = getattr(context.get("ti"), "start_date", None)
@@ -619,6 +621,7 @@ class DominoStartJobOperator(BaseOperator):
         self._defer(job, context)
 
     def _defer(self, job: Job, context: Context) -> None:
+        from airflow_provider_domino.api.models import epoch_seconds
         from airflow_provider_domino.triggers.domino import DominoJobTrigger, task_key_of
 
         deadline = self._deadline(job, context)
@@ -649,7 +652,7 @@ class DominoStartJobOperator(BaseOperator):
                 log_cursor=cursor,
                 fetch_logs=self.fetch_logs,
                 project_id=self.job_project_id or job.project_id,
-                watch_started_at=_epoch(job.submitted_at) or time.time(),
+                watch_started_at=epoch_seconds(job.submitted_at) or time.time(),
                 task_key=task_key_of(context),
             ),
             method_name="execute_complete",
@@ -765,12 +768,3 @@ def fail_fast() -> Iterator[None]:
         from airflow_provider_domino._compat import AirflowFailException
 
         raise AirflowFailException(str(err)) from err
-
-
-def _epoch(timestamp: str | None) -> float | None:
-    if not timestamp:
-        return None
-    try:
-        return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
