@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_domino.jobs.bounded import within
+
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
     from airflow_provider_domino.jobs.log_cursor import LogCursor
@@ -308,7 +310,7 @@ class DominoJobTrigger(BaseTrigger):
                 read = xcom_aget_one(LOG_CHECKPOINT_XCOM_KEY, **target)
             else:  # dag.test()'s in-process supervisor has no async channel: the sync API in a thread
                 read = asyncio.to_thread(XCom.get_one, key=LOG_CHECKPOINT_XCOM_KEY, **target)
-            saved = await asyncio.wait_for(read, LOG_CHECKPOINT_READ_TIMEOUT)
+            saved = await within(read, LOG_CHECKPOINT_READ_TIMEOUT)
         except Exception as err:  # a checkpoint is an optimisation: never fail the watch over it
             self.log.info("No log checkpoint for Domino job %s: %r", self.job_id, err)
             return
@@ -341,7 +343,7 @@ class DominoJobTrigger(BaseTrigger):
                 write = xcom_aset(LOG_CHECKPOINT_XCOM_KEY, value, **target)
             else:  # dag.test()'s in-process supervisor has no async channel
                 write = asyncio.to_thread(XCom.set, LOG_CHECKPOINT_XCOM_KEY, value, **target)
-            await asyncio.wait_for(write, timeout)
+            await within(write, timeout)
             self._checkpointed_cursor = cursor
         except Exception as err:
             if quiet and isinstance(err, asyncio.TimeoutError):
@@ -384,7 +386,7 @@ class DominoJobTrigger(BaseTrigger):
             self.domino_conn_id, retry_policy=ON_KILL_RETRY_POLICY, caller="DominoJobTrigger.on_kill"
         )
         try:
-            await asyncio.wait_for(hook.astop_job(self.job_id, self.project_id), ON_KILL_BUDGET)
+            await within(hook.astop_job(self.job_id, self.project_id), ON_KILL_BUDGET)
             self.log.info("Stopped Domino job %s because its task was killed", self.job_id)
         except DominoError as err:
             self.log.error("Could not stop Domino job %s: %s", self.job_id, err)
