@@ -422,7 +422,11 @@ async def sleep_on_grid(delay: float, grid: float = WAKE_GRID_SECONDS) -> None:
     """Sleep ``delay`` seconds, then on to the next multiple of ``grid`` on the loop's clock (at most
     ``grid`` longer). Every sleeper of one slot shares the same wake-up instant, exactly: the loop runs
     all timers due at one instant in one pass (``asyncio.sleep`` would offset each by the microseconds
-    between its call and its clock read)."""
+    between its call and its clock read). A delay shorter than four slots is slept as it is: rounding
+    would stretch it by more than a quarter."""
+    if delay < 4 * grid:
+        await asyncio.sleep(delay)
+        return
     loop = asyncio.get_running_loop()
     wake_at = math.ceil((loop.time() + delay) / grid) * grid
     woken = loop.create_future()
