@@ -24,6 +24,8 @@ AuthKind = Literal["api_key", "bearer", "token_file", "proxy"]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
+#: The Domino environment variables a connection falls back to (set inside Domino).
+DOMINO_ENV_VARS = ("DOMINO_API_PROXY", "DOMINO_API_HOST", "DOMINO_TOKEN_FILE", "DOMINO_USER_API_KEY")
 
 
 def _mask(secret: str) -> None:
@@ -115,7 +117,8 @@ class DominoConnectionSettings:
     ) -> DominoConnectionSettings:
         """Build settings from a connection (``None`` when it is not defined) and the environment."""
         extras: Mapping[str, Any] = _extras(conn) if conn is not None else {}
-        env = {key: value for key, value in environ.items() if key.startswith("DOMINO_") and value}
+        # By name: walking all of ``os.environ`` decodes every variable, per trigger started.
+        env = {key: value for key in DOMINO_ENV_VARS if (value := environ.get(key))}
 
         def extra(name: str) -> Any:
             value = extras.get(name, extras.get(f"extra__domino__{name}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import AsyncIterator
@@ -38,6 +39,12 @@ LOG_CHECKPOINT_LAST_WAIT = 0.5
 #: Longest wait for the checkpoint when a trigger starts (a triggerer taking over many triggers at once
 #: answers slowly); without it the log starts from the offset in the trigger's kwargs.
 LOG_CHECKPOINT_READ_TIMEOUT = 30.0
+
+#: Seconds between the instants a per-job trigger may wake at. Each trigger still waits its own (spread)
+#: delay, rounded up to the next multiple of this on the loop's clock, so triggers whose waits end
+#: within one slot wake in one pass of the event loop instead of one pass each: the loop sleeps and wakes
+#: (and sends the slot's requests) once per slot, while the load stays spread across the interval.
+WAKE_GRID_SECONDS = 0.25
 
 #: Event statuses (the watch step's outcome kinds); the operator and sensor map them to task outcomes.
 #: An ``error`` event carries ``retryable``: false when no retry of the task can help.
@@ -227,7 +234,7 @@ class DominoJobTrigger(BaseTrigger):
                 if watch is not None:
                     await watch.wait(step.delay)  # woken early when a round sees the job end
                 else:
-                    await asyncio.sleep(step.delay)
+                    await sleep_on_grid(step.delay)
         finally:
             if watcher is not None and watch is not None:
                 watcher.unregister(watch)
@@ -411,6 +418,30 @@ class DominoJobTrigger(BaseTrigger):
         if self.log_cursor != self._checkpointed_cursor and _supervisor_speaks_async():
             await self._checkpoint(timeout=LOG_CHECKPOINT_LAST_WAIT, quiet=True)
         await super().cleanup()
+
+
+async def sleep_on_grid(delay: float, grid: float = WAKE_GRID_SECONDS) -> None:
+    """Sleep ``delay`` seconds, then on to the next multiple of ``grid`` on the loop's clock (at most
+    ``grid`` longer). Every sleeper of one slot shares the same wake-up instant, exactly: the loop runs
+    all timers due at one instant in one pass (``asyncio.sleep`` would offset each by the microseconds
+    between its call and its clock read). A delay shorter than four slots is slept as it is: rounding
+    would stretch it by more than a quarter."""
+    if delay < 4 * grid:
+        await asyncio.sleep(delay)
+        return
+    loop = asyncio.get_running_loop()
+    wake_at = math.ceil((loop.time() + delay) / grid) * grid
+    woken = loop.create_future()
+    handle = loop.call_at(wake_at, _wake, woken)
+    try:
+        await woken
+    finally:
+        handle.cancel()
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 def _supervisor_speaks_async() -> bool:

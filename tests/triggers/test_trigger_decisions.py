@@ -304,7 +304,7 @@ def test_only_the_first_wait_is_spread_over_the_whole_interval(monkeypatch):
         waits.append(delay)
 
     monkeypatch.setattr(trigger_module.random, "random", lambda: 0.5)
-    monkeypatch.setattr(trigger_module.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr(trigger_module, "sleep_on_grid", no_sleep)
     trigger = DominoJobTrigger("job-1", poll_interval=2.0, watch_started_at=time.time())
     hook = FakeAsyncHook(["Running", "Running", "Running", "Succeeded"])
     trigger._hook = lambda: hook  # type: ignore[method-assign]
@@ -342,3 +342,28 @@ def test_what_a_trigger_asks_its_watcher_for_is_the_watch_steps_schedule(monkeyp
         )
         assert trigger._desired_delay() == pytest.approx(expected.delay)
     assert trigger._desired_delay() == pytest.approx(0.25)  # never past the deadline
+
+
+def test_waits_of_one_slot_end_in_one_pass_of_the_loop_and_never_early():
+    """Per-job triggers keep their spread waits, but those ending within one slot wake together."""
+    from airflow_provider_domino.triggers.domino import sleep_on_grid
+
+    grid = 0.05
+    delays = [0.2, 0.21, 0.22, 0.23]  # four slots or more: rounded up to the grid
+
+    async def sleepers() -> list[tuple[float, float]]:
+        loop = asyncio.get_running_loop()
+
+        async def one(delay: float) -> tuple[float, float]:
+            started = loop.time()
+            await sleep_on_grid(delay, grid)
+            return started, loop.time()
+
+        return await asyncio.gather(*(one(delay) for delay in delays))
+
+    woke = asyncio.run(sleepers())
+    for delay, (started, ended) in zip(delays, woke, strict=True):
+        assert delay <= ended - started < delay + grid + 0.02  # never early, at most one slot late
+        assert ended / grid - int(ended / grid) < 0.2  # woken just after a multiple of the grid
+    # Four waits from one start, 0.03 s apart, end in at most two slots of 0.05 s.
+    assert len({int(ended / grid) for _, ended in woke}) <= 2
