@@ -55,7 +55,6 @@ Credentials are never mixed: each watcher talks through one connection id's hook
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -79,6 +78,9 @@ MAX_LIST_PAGES = 200
 MIN_ROUND_GAP = 0.5
 #: Longest wait before a failed watcher task is restarted (the wait doubles from ``MIN_ROUND_GAP``).
 MAX_RESTART_BACKOFF = 30.0
+#: A wait due this close (seconds) when the watcher's timer fires ends with the waits already due, so
+#: triggers whose times nearly coincide share one timer call.
+WAIT_SLACK = 0.002
 #: Most rounds a job the whole list did not show is expected missing from it again (and most rounds
 #: a failing list rests).
 MISS_MEMORY_ROUNDS = 32
@@ -106,6 +108,13 @@ def _deliverable(error: BaseException, project_id: str) -> Exception:
 class JobWatch:
     """One trigger's registration: the latest status of its job, and a way to wait for news.
 
+    A trigger waits between its checks, and thousands of triggers wait at once across each round. So a
+    wait allocates one future and nothing else: no task, no timer of its own. The watcher resolves it
+    when there is news (see :meth:`deliver`) or when its time is up (one timer per watcher, for the
+    earliest waiting trigger). Anything that outlives a round lives long enough to reach the oldest
+    generation of the garbage collector, and enough of that sets off a full collection that stalls the
+    whole triggerer; per-round waits and statuses are kept out of that path.
+
     :param desired_delay: seconds the trigger wants between status checks from now on (its schedule).
     :param watcher: the watcher that feeds it; :meth:`wait` and :meth:`take` restart it if it died.
     """
@@ -117,29 +126,56 @@ class JobWatch:
     latest: Job | None = None
     #: The error the last round met for this job, raised by the next :meth:`take`.
     error: Exception | None = None
-    _news: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    #: News came while the trigger was not waiting: its next :meth:`wait` returns at once.
+    _news: bool = field(default=False, repr=False)
+    #: The pending wait (resolved by news or at ``_due``, the loop time its timeout ends).
+    _waiter: asyncio.Future[None] | None = field(default=None, repr=False)
+    _due: float = field(default=0.0, repr=False)
 
     def deliver(self, job: Job | None = None, error: Exception | None = None) -> None:
         """Record a round's result; wake the trigger at once if this is its first status, its job
-        ended, or the round failed for it."""
+        ended, or the round failed for it. An unchanged status keeps the job object already held, so a
+        round allocates nothing that lives on for a job that did not change."""
         first = self.latest is None
         if error is not None:
             self.error = error
-            self._news.set()
+            self.wake(news=True)
             return
-        self.latest, self.error = job, None
+        if job is None or job != self.latest:
+            self.latest = job
+        self.error = None
         if first or (job is not None and job.is_finished):
-            self._news.set()
+            self.wake(news=True)
 
-    async def wait(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds, less if there is news (see :meth:`deliver`). A watcher that
-        died is restarted first, and one that dies meanwhile wakes this wait with its error."""
+    def wake(self, *, news: bool) -> None:
+        """End the pending wait; with ``news`` and no wait pending, the next wait returns at once."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        elif news:
+            self._news = True
+
+    def wait(self, timeout: float) -> asyncio.Future[None]:
+        """Await it: up to ``timeout`` seconds, less if there is news (see :meth:`deliver`). A watcher
+        that died is restarted first, and one that dies meanwhile wakes this wait with its error."""
         if self.watcher is not None:
             self.watcher.ensure_running()
-        if not self._news.is_set() and timeout > 0:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._news.wait(), timeout)
-        self._news.clear()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        if self._news or timeout <= 0:
+            self._news = False
+            waiter.set_result(None)
+            return waiter
+        self._waiter, self._due = waiter, loop.time() + timeout
+        if self.watcher is not None:
+            self.watcher.wake_at(self._due)
+        else:
+            loop.call_at(self._due, self._time_up, waiter)
+        return waiter
+
+    def _time_up(self, waiter: asyncio.Future[None]) -> None:
+        if self._waiter is waiter:
+            self.wake(news=False)
 
     def take(self) -> Job | None:
         """The latest status seen (``None`` before the first round); raises a round's error, once."""
@@ -179,6 +215,9 @@ class ProjectStatusWatcher:
         #: Lists in a row that failed with a Domino error, and the last round the list is not tried.
         self._list_failures = 0
         self._list_rests_until = 0
+        #: The one timer that ends waits whose time is up, and the loop time it fires.
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
 
     # --- registration ---------------------------------------------------------------------
 
@@ -200,10 +239,42 @@ class ProjectStatusWatcher:
             self._unlisted.pop(watch.job_id, None)
         if self._watches:
             return
+        self._stop_timer()
         self._wake.set()  # a pause or a restart backoff ends at once
         if self._in_round and self._task is not None and not self._task.done():
             self._stopping = True  # a round's request may take long: nobody waits for it any more
             self._task.cancel()
+
+    # --- waits ----------------------------------------------------------------------------
+
+    def wake_at(self, due: float) -> None:
+        """A trigger waits until loop time ``due``: make sure the watcher's timer fires by then."""
+        if due < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = due
+            self._timer = asyncio.get_running_loop().call_at(due, self._end_waits)
+
+    def _end_waits(self) -> None:
+        """The timer fired: end every wait whose time is up, and set the timer for the next one."""
+        self._timer, self._timer_at = None, math.inf
+        now = asyncio.get_running_loop().time() + WAIT_SLACK
+        next_due = math.inf
+        for watches in self._watches.values():
+            for watch in watches:
+                if watch._waiter is None:
+                    continue
+                if watch._due <= now:
+                    watch.wake(news=False)
+                elif watch._due < next_due:
+                    next_due = watch._due
+        if next_due < math.inf:
+            self.wake_at(next_due)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, math.inf
 
     @property
     def watched_jobs(self) -> int:

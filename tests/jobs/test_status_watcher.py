@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_domino.api.errors import DominoAuthError, DominoConnectionError, DominoNotFoundError
 from airflow_provider_domino.api.models import Job
 from airflow_provider_domino.jobs.status_watcher import JobWatch, ProjectStatusWatcher, watch_job
-from tests.jobs.fake_project import PROJECT_ID, FakeProject, next_update
+from tests.jobs.fake_project import PROJECT_ID, FakeProject, job, next_update
 
 Rounds = Callable[[], Coroutine[Any, Any, dict[str, Job | None]]]
 
@@ -337,5 +337,52 @@ def test_watchers_are_per_connection_and_project():
         assert watcher_a is watcher_a2 and watcher_a is not watcher_b  # credentials never mixed
         for watcher, watch in ((watcher_a, watch_a), (watcher_a2, watch_a2), (watcher_b, watch_b)):
             watcher.unregister(watch)
+
+    run(main)
+
+
+def test_an_unchanged_status_keeps_the_job_object_its_trigger_already_holds():
+    # A running job read again as it was: the trigger keeps what it has (nothing new lives on per
+    # round); a changed status is delivered as the new job.
+    async def main() -> None:
+        fake = FakeProject()
+        fake.add("j0")
+        _, one_round = watching(fake, ["j0"])
+        first = (await one_round())["j0"]
+        fake.jobs["j0"] = job("j0", "Running")  # an equal job, read afresh
+        assert (await one_round())["j0"] is first
+        fake.jobs["j0"] = job("j0", "Queued")
+        changed = (await one_round())["j0"]
+        assert changed is not first and changed is not None and changed.raw_status == "Queued"
+
+    run(main)
+
+
+def test_each_wait_ends_at_its_own_time_while_longer_waits_go_on():
+    # The watcher's one timer ends each trigger's wait when its time is up, not sooner and not at the
+    # next round (every trigger here wants a round a minute).
+    async def main() -> None:
+        fake = FakeProject()
+        for job_id in ("a", "b", "c"):
+            fake.add(job_id)
+        watcher = ProjectStatusWatcher("conn", PROJECT_ID, lambda: fake)
+        watches = {job_id: watcher.register(job_id, lambda: 60.0) for job_id in ("a", "b", "c")}
+        for watch in watches.values():  # the first round's status wakes each at once
+            assert (await asyncio.wait_for(next_update(watch, timeout=60), 1)) is not None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waits = {
+            job_id: asyncio.ensure_future(watches[job_id].wait(t))
+            for job_id, t in (("a", 0.2), ("b", 0.1), ("c", 60.0))
+        }
+        await asyncio.wait_for(waits["b"], 1)
+        b_ended = loop.time() - started
+        await asyncio.wait_for(waits["a"], 1)
+        a_ended = loop.time() - started
+        assert 0.095 <= b_ended < 0.2 and 0.195 <= a_ended < 0.35
+        assert not waits["c"].done()
+        for watch in watches.values():
+            watcher.unregister(watch)
+        waits["c"].cancel()
 
     run(main)
