@@ -55,12 +55,14 @@ Credentials are never mixed: each watcher talks through one connection id's hook
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_domino.api.errors import DominoError
@@ -84,6 +86,10 @@ WAIT_SLACK = 0.002
 #: Most rounds a job the whole list did not show is expected missing from it again (and most rounds
 #: a failing list rests).
 MISS_MEMORY_ROUNDS = 32
+
+
+#: What a running job's ``raw`` is while a watch holds it.
+_NO_RAW: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 class StatusWatcherError(RuntimeError):
@@ -135,14 +141,16 @@ class JobWatch:
     def deliver(self, job: Job | None = None, error: Exception | None = None) -> None:
         """Record a round's result; wake the trigger at once if this is its first status, its job
         ended, or the round failed for it. An unchanged status keeps the job object already held, so a
-        round allocates nothing that lives on for a job that did not change."""
+        round leaves nothing behind for a job that did not change."""
         first = self.latest is None
         if error is not None:
             self.error = error
             self.wake(news=True)
             return
         if job is None or job != self.latest:
-            self.latest = job
+            # A running job is kept slim: without ``raw``, the whole job object with its nested dicts and
+            # lists, which nothing reads before the job ends (an ended job is kept whole, for its event).
+            self.latest = job if job is None or job.is_finished else dataclasses.replace(job, raw=_NO_RAW)
         self.error = None
         if first or (job is not None and job.is_finished):
             self.wake(news=True)

@@ -232,7 +232,9 @@ class DominoJobTrigger(BaseTrigger):
                 elif job is not None:
                     self.log.debug("Domino job %s is %s", self.job_id, job.raw_status)
                 if watch is not None:
-                    await watch.wait(step.delay)  # woken early when a round sees the job end
+                    delay = step.delay
+                    del step  # nothing of this step outlives it: it would reach the oldest GC generation
+                    await watch.wait(delay)  # woken early when a round sees the job end
                 else:
                     await sleep_on_grid(step.delay)
         finally:

@@ -386,3 +386,17 @@ def test_each_wait_ends_at_its_own_time_while_longer_waits_go_on():
         waits["c"].cancel()
 
     run(main)
+
+
+def test_a_running_job_is_held_without_its_whole_object_and_an_ended_one_whole():
+    async def main() -> None:
+        fake = FakeProject()
+        fake.add("j0")
+        _, one_round = watching(fake, ["j0"])
+        running = (await one_round())["j0"]
+        assert running is not None and running.raw_status == "Running" and not running.raw
+        fake.finish("j0", "out")
+        ended = (await one_round())["j0"]
+        assert ended is not None and ended.raw["commitDetails"]["outputCommitId"] == "out"
+
+    run(main)
