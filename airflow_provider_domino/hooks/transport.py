@@ -130,6 +130,9 @@ def _reason(err: Exception) -> str:
 
     This only words the message; no decision is taken from it.
     """
+    tls = _tls_cause(err)
+    if tls is not None:  # an SSL error's errno (1) says nothing; its text says what failed
+        return tls
     if isinstance(err, OSError) and isinstance(err.errno, int) and err.errno > 0:
         return f"[Errno {err.errno}] {os.strerror(err.errno)}"  # aiohttp's connector errors carry it
     text = str(err)
@@ -143,6 +146,29 @@ def _reason(err: Exception) -> str:
             text = text.split(marker, 1)[1]
     text = _WRAPPER_NOISE.sub("", " ".join(text.split()))
     return text[:300] or type(err).__name__
+
+
+def _tls_cause(err: BaseException) -> str | None:
+    """The text of the ``ssl.SSLError`` behind a client exception (``... certificate verify failed: ...``).
+
+    aiohttp keeps it as ``certificate_error``/``os_error``; requests and urllib3 as an argument, a
+    ``reason`` or the cause. Only words the message.
+    """
+    import ssl
+
+    seen: set[int] = set()
+    stack: list[Any] = [err]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        inner = getattr(current, "certificate_error", None) or getattr(current, "os_error", None)
+        if isinstance(current, ssl.SSLError) and not isinstance(inner, BaseException):
+            return str(current.strerror or current)
+        stack.extend((inner, getattr(current, "reason", None), current.__cause__, current.__context__))
+        stack.extend(current.args)
+    return None
 
 
 #: Connections per event loop and Domino endpoint. aiohttp's connector queues requests beyond this

@@ -160,3 +160,29 @@ def test_refused_connection_through_the_hook(monkeypatch: pytest.MonkeyPatch, re
             await hook.aclose()
 
     asyncio.run(main())
+
+
+def test_a_tls_failure_is_worded_from_the_ssl_error_not_its_errno():
+    """aiohttp's certificate error is an OSError with errno 1 ("Operation not permitted"): the message
+    must say what failed, the certificate check, on both transports' exception chains."""
+    import ssl
+
+    import aiohttp
+    import requests
+    import urllib3
+    from aiohttp.client_reqrep import ConnectionKey
+
+    from airflow_provider_domino.hooks.transport import _reason
+
+    verify_failed = ssl.SSLCertVerificationError(
+        1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)"
+    )
+    key = ConnectionKey("domino.example.com", 443, True, True, None, None, None)
+    async_error = aiohttp.ClientConnectorCertificateError(key, verify_failed)
+    sync_error = requests.exceptions.SSLError(
+        urllib3.exceptions.MaxRetryError(None, "/x", reason=urllib3.exceptions.SSLError(verify_failed))
+    )
+    for error in (async_error, sync_error):
+        reason = _reason(error)
+        assert "certificate verify failed: self-signed certificate" in reason, reason
+        assert "Operation not permitted" not in reason
