@@ -53,7 +53,7 @@ with DAG(
         task_id="prepare",
         project=PROJECT,
         command="python prepare_data.py",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         poll_interval=POLL_INTERVAL,
         timeout=15 * 60,
     )
@@ -61,7 +61,7 @@ with DAG(
     train = DominoStartJobOperator.partial(
         task_id="train",
         project=PROJECT,
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         commit_id="{{ ti.xcom_pull(task_ids='prepare', key='job')['outputCommitId'] }}",
         deferrable=True,
         poll_interval=POLL_INTERVAL,

@@ -58,7 +58,7 @@ with DAG(
         task_id="start_stand_in_job",
         project=PROJECT,
         command="python prepare_data.py",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         wait_for_completion=False,  # start it and return: the sensor below does the waiting
     )
 
@@ -77,7 +77,7 @@ with DAG(
         task_id="train",
         project=PROJECT,
         command="python train.py --lr 0.5 --epochs 20",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         # The sensor's return value is the watched job's details.
         commit_id="{{ ti.xcom_pull(task_ids='wait_for_upstream_job')['outputCommitId'] }}",
         deferrable=True,
@@ -89,7 +89,7 @@ with DAG(
         task_id="evaluate",
         project=PROJECT,
         command="python evaluate.py",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         commit_id="{{ ti.xcom_pull(task_ids='train', key='job')['outputCommitId'] }}",
         deferrable=True,
         poll_interval=POLL_INTERVAL,

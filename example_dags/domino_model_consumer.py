@@ -56,7 +56,7 @@ with DAG(
         task_id="evaluate",
         project=PROJECT,
         command="python evaluate.py --min-accuracy 0.75",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         commit_id=model_commit(),  # the XCom of model_commit: the model's commit
         poll_interval=POLL_INTERVAL,
         timeout=15 * 60,

@@ -3,7 +3,7 @@
 What it shows
 -------------
 * ``@task.domino``: a TaskFlow function returns the Domino job's command, with Python values formatted
-  in (no Jinja). It takes every ``DominoStartJobOperator`` parameter (``project``, ``hardware_tier_id``,
+  in (no Jinja). It takes every ``DominoStartJobOperator`` parameter (``project``, ``hardware_tier``,
   ``commit_id``, ``deferrable``...) and pushes the same XComs.
 * Asset events that carry the Domino job: ``train`` has ``outlets=[CHURN_MODEL]``. When its job
   succeeds, Airflow records an event for the asset ``demo_churn_model`` whose ``extra`` is::
@@ -52,14 +52,14 @@ with DAG(
         task_id="prepare",
         project=PROJECT,
         command="python prepare_data.py --rows 600",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         poll_interval=POLL_INTERVAL,
         timeout=15 * 60,
     )
 
     @task.domino(
         project=PROJECT,
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         # Run on the files prepare left behind (data/train.csv, data/test.csv).
         commit_id="{{ ti.xcom_pull(task_ids='prepare', key='job')['outputCommitId'] }}",
         deferrable=True,

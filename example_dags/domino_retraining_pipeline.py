@@ -79,7 +79,7 @@ with DAG(
         task_id="prepare",
         project=PROJECT,
         command="python prepare_data.py --rows 600",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         poll_interval=POLL_INTERVAL,
         timeout=15 * 60,  # the Domino job is stopped after 15 minutes
     )
@@ -88,7 +88,7 @@ with DAG(
         task_id="train",
         project=PROJECT,
         command="python train.py --lr 0.5 --epochs 20",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         # Run on the files prepare left behind (data/train.csv, data/test.csv).
         commit_id="{{ ti.xcom_pull(task_ids='prepare', key='job')['outputCommitId'] }}",
         deferrable=True,
@@ -100,7 +100,7 @@ with DAG(
         task_id="evaluate",
         project=PROJECT,
         command="python evaluate.py",
-        hardware_tier_id=HARDWARE_TIER,
+        hardware_tier=HARDWARE_TIER,
         # Run on train's output commit: it holds model.json (and the data train ran on).
         commit_id="{{ ti.xcom_pull(task_ids='train', key='job')['outputCommitId'] }}",
         poll_interval=POLL_INTERVAL,

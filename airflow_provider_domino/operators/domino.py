@@ -615,6 +615,7 @@ class DominoStartJobOperator(BaseOperator):
         if not job.is_finished:
             job = self.hook.get_job(job.id)
         if job.is_finished:
+            self.log.info("Domino job %s already ended (%s): not deferring", job.id, job.status_text)
             self._follow_log(job)
             self._finish(context, job)
             return self._succeed(context, job)
