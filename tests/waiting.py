@@ -12,7 +12,7 @@ import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -52,3 +52,14 @@ def wait_until(condition: Callable[[], T | None], timeout: float, what: str, int
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not reached within {timeout} s")
         time.sleep(interval)
+
+
+def job_when_finished(hook: Any, job_id: str, timeout: float = 30.0) -> Any:
+    """The job through ``hook.get_job`` once it has finished, or as it is after ``timeout`` seconds
+    (callers assert ``is_finished``)."""
+    deadline = time.monotonic() + timeout
+    job = hook.get_job(job_id)
+    while not job.is_finished and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = hook.get_job(job_id)
+    return job

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tests.contract.openapi import check_request, check_response
+from tests.waiting import job_when_finished
 
 if TYPE_CHECKING:
     from domino_emulator.harness import EmulatorProcess
@@ -63,15 +63,6 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, in
     yield seen
 
 
-def _wait_finished(hook: Any, job_id: str) -> Any:
-    deadline = time.monotonic() + 30
-    job = hook.get_job(job_id)
-    while not job.is_finished and time.monotonic() < deadline:
-        time.sleep(0.1)
-        job = hook.get_job(job_id)
-    return job
-
-
 def test_every_hook_request_follows_the_spec(
     emulator: EmulatorProcess, project_id: str, domino_conn: str, answers: list[tuple[str, str, int, Any]]
 ) -> None:
@@ -81,7 +72,7 @@ def test_every_hook_request_follows_the_spec(
     hook = DominoHook(domino_conn)
     job = hook.start_job("echo contract-out; echo contract-err >&2", "small", title="contract")
     assert emulator.get_job(job.id)["hardwareTierId"] == "small-k8s"  # the name was resolved to the id
-    finished = _wait_finished(hook, job.id)
+    finished = job_when_finished(hook, job.id)
     assert finished.is_finished
     hook.list_jobs(project_id, status_filter="completed", limit=5)
     assert hook.find_job_by_idempotency_key("no-such-key", project_id) is None
@@ -136,7 +127,7 @@ def test_hook_requests_follow_the_spec_against_a_flat_server(
     hook = DominoHook(flat_domino_conn)
     job = hook.start_job("echo flat-out; echo flat-err >&2", "small", title="flat contract")
     assert flat_emulator.get_job(job.id)["hardwareTierId"] == "small-k8s"
-    assert _wait_finished(hook, job.id).is_finished
+    assert job_when_finished(hook, job.id).is_finished
     hook.list_jobs(project_id, status_filter="completed", limit=5)
     text = hook.get_job_logs(job.id)
     assert "flat-out" in text and "flat-err" in text

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tests.contract.openapi import check_request, check_response
+from tests.waiting import job_when_finished
 
 if TYPE_CHECKING:
     from domino_emulator.harness import EmulatorProcess
@@ -43,15 +44,6 @@ def _spec_properties(schema: str) -> set[str]:
     raise AssertionError(f"{schema} is not in the vendored specs")
 
 
-def _wait_finished(hook: Any, job_id: str) -> Any:
-    deadline = time.monotonic() + 30
-    job = hook.get_job(job_id)
-    while not job.is_finished and time.monotonic() < deadline:
-        time.sleep(0.1)
-        job = hook.get_job(job_id)
-    return job
-
-
 def test_a_start_with_every_new_job_field_follows_the_spec(
     emulator: EmulatorProcess, project_id: str, domino_conn: str
 ) -> None:
@@ -74,7 +66,7 @@ def test_a_start_with_every_new_job_field_follows_the_spec(
     assert body["computeCluster"]["workerHardwareTier"] == "medium-k8s"
     assert body["mainRepoGitRef"] == {"refType": "branches", "value": "feature-x"}
 
-    finished = _wait_finished(hook, job.id)
+    finished = job_when_finished(hook, job.id)
     assert finished.is_success, emulator.job_log_text(job.id)
     response = emulator.api("GET", f"/api/jobs/beta/jobs/{job.id}")
     check_response("GET", f"/api/jobs/beta/jobs/{job.id}", 200, response.json())
