@@ -66,6 +66,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_domino.api.errors import DominoError
+from airflow_provider_domino.jobs.bounded import within
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job, JobPage
@@ -394,7 +395,7 @@ class ProjectStatusWatcher:
                 return
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), remaining)
+                await within(self._wake.wait(), remaining)  # never drops a cancel (see bounded)
             except asyncio.TimeoutError:
                 return
 
