@@ -9,6 +9,7 @@ began, a primitive a serialized trigger can carry.
 
 from __future__ import annotations
 
+import math
 import random
 
 FIRST_POLL_INTERVAL = 2.0
@@ -64,3 +65,28 @@ def check_delay(
 def next_poll_delay(poll_interval: float, watched_for: float) -> float:
     """:func:`poll_delay` with a fresh random draw."""
     return poll_delay(poll_interval, watched_for, random.random())
+
+
+#: The finest slot a per-job trigger's wait may end on (see :func:`wake_slot`), in seconds.
+FINEST_WAKE_SLOT = 0.25
+#: About how many per-job triggers one slot may wake together: their polls run back to back in one
+#: pass of the event loop (about 15 ms of work), which is what every other trigger then waits.
+WAKES_PER_SLOT = 50
+
+
+def wake_slot(delay: float, sleepers: int) -> float:
+    """The slot a wait of ``delay`` seconds ends on, with ``sleepers`` per-job triggers waiting in the
+    loop; ``0.0``: too short a wait to round, end it exactly.
+
+    Every wait that ends on one multiple of the slot (on the loop's clock) ends in one pass of the
+    event loop, and each pass (one sleep and wake-up, one burst of sends) costs about what a poll does.
+    So the slot is as coarse as allows: at most the wait itself (rounding to the nearest mark moves it
+    by at most half), and fine enough that a slot wakes about ``WAKES_PER_SLOT`` triggers at most. A
+    few dozen triggers then wake together once or twice an interval; a thousand are spread over
+    quarter-second slots. Slots are a quarter second times a power of two, so the marks of a coarser
+    slot are marks of every finer one and triggers with different slots still wake together.
+    """
+    coarsest = min(delay, WAKES_PER_SLOT * delay / max(sleepers, 1))
+    if coarsest < FINEST_WAKE_SLOT:
+        return FINEST_WAKE_SLOT if delay >= FINEST_WAKE_SLOT else 0.0
+    return FINEST_WAKE_SLOT * 2 ** math.floor(math.log2(coarsest / FINEST_WAKE_SLOT))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +39,6 @@ LOG_CHECKPOINT_LAST_WAIT = 0.5
 #: Longest wait for the checkpoint when a trigger starts (a triggerer taking over many triggers at once
 #: answers slowly); without it the log starts from the offset in the trigger's kwargs.
 LOG_CHECKPOINT_READ_TIMEOUT = 30.0
-
-#: Seconds between the instants a per-job trigger may wake at. Each trigger still waits its own (spread)
-#: delay, rounded up to the next multiple of this on the loop's clock, so triggers whose waits end
-#: within one slot wake in one pass of the event loop instead of one pass each: the loop sleeps and wakes
-#: (and sends the slot's requests) once per slot, while the load stays spread across the interval.
-WAKE_GRID_SECONDS = 0.25
 
 #: Event statuses (the watch step's outcome kinds); the operator and sensor map them to task outcomes.
 #: An ``error`` event carries ``retryable``: false when no retry of the task can help.
@@ -422,23 +416,36 @@ class DominoJobTrigger(BaseTrigger):
         await super().cleanup()
 
 
-async def sleep_on_grid(delay: float, grid: float = WAKE_GRID_SECONDS) -> None:
-    """Sleep ``delay`` seconds, then on to the next multiple of ``grid`` on the loop's clock (at most
-    ``grid`` longer). Every sleeper of one slot shares the same wake-up instant, exactly: the loop runs
-    all timers due at one instant in one pass (``asyncio.sleep`` would offset each by the microseconds
-    between its call and its clock read). A delay shorter than four slots is slept as it is: rounding
-    would stretch it by more than a quarter."""
-    if delay < 4 * grid:
-        await asyncio.sleep(delay)
-        return
+async def sleep_on_grid(delay: float) -> None:
+    """Sleep about ``delay`` seconds, ending on the nearest mark of the slot
+    :func:`~airflow_provider_domino.jobs.polling.wake_slot` picks for this loop's per-job sleepers.
+
+    Every sleeper of one mark shares the same wake-up instant, exactly: the loop runs all timers due at
+    one instant in one pass (``asyncio.sleep`` would offset each by the microseconds between its call
+    and its clock read).
+    """
+    from airflow_provider_domino.jobs.polling import wake_slot
+
     loop = asyncio.get_running_loop()
-    wake_at = math.ceil((loop.time() + delay) / grid) * grid
-    woken = loop.create_future()
-    handle = loop.call_at(wake_at, _wake, woken)
+    sleepers = _SLEEPERS.get(loop, 0) + 1
+    _SLEEPERS[loop] = sleepers
     try:
-        await woken
+        slot = wake_slot(delay, sleepers)
+        if not slot:
+            await asyncio.sleep(delay)
+            return
+        woken = loop.create_future()
+        handle = loop.call_at(round((loop.time() + delay) / slot) * slot, _wake, woken)
+        try:
+            await woken
+        finally:
+            handle.cancel()
     finally:
-        handle.cancel()
+        _SLEEPERS[loop] -= 1
+
+
+#: Per-job triggers sleeping in each event loop (:func:`sleep_on_grid`).
+_SLEEPERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
 
 
 def _wake(woken: asyncio.Future[None]) -> None:
