@@ -149,7 +149,7 @@ class Bench:
         requests = sum(counts.values())
         status = counts.get("get_job", 0) + counts.get("list_jobs", 0) + counts.get("runs_get", 0)
         intervals = sum(result["event_seconds"]) / self.poll  # each trigger's watched time, in intervals
-        keep = ("wall_s", "cpu_s", "events", "unfinished")
+        keep = ("wall_s", "cpu_s", "gc_full_collections", "events", "unfinished")
         lags = {key: value for key, value in result.items() if key.startswith(("lag_", "steady_"))}
         return {
             **{key: result[key] for key in keep},
@@ -183,7 +183,8 @@ class Bench:
         self.log(
             f"    {key}: CPU {figures['cpu_s']:.2f} s, {figures['cpu_ms_per_poll']:.3f} ms/poll, "
             f"{figures['requests_per_trigger_interval']:.3f} req/trigger/interval, lag p99 "
-            f"{figures['lag_p99_ms']:.0f} ms max {figures['lag_max_ms']:.0f} ms, events {figures['events']}"
+            f"{figures['lag_p99_ms']:.0f} ms max {figures['lag_max_ms']:.0f} ms, full GCs "
+            f"{figures['gc_full_collections']}, events {figures['events']}"
         )
 
     def measure_part(self, part: str, run_part: Callable[..., None]) -> None:
@@ -569,6 +570,7 @@ def many_triggers_section(
         f"| CPU ms / trigger / interval | {cell(column(rows, 'cpu_ms_per_trigger_interval'), 3)} | |",
         f"| CPU ms / request | {cell(column(rows, 'cpu_ms_per_request'), 3)} | |",
         f"| CPU s, wall s | {cell(column(rows, 'cpu_s'), 1)}, {cell(column(rows, 'wall_s'), 1)} | |",
+        f"| full garbage collections (oldest generation) | {cell(column(rows, 'gc_full_collections'), 0)} | |",
         f"| events | {events(rows)} | |",
     ]
 

@@ -9,8 +9,9 @@ HTTP client); then the measured run starts: every trigger at once, as after a tr
 lag sampler beside them. The run ends when the last trigger has fired.
 
 Measured over the whole run: the process's CPU time (user + system, all threads, ``getrusage``), the wall
-time, each trigger's seconds to its event, and the event loop's lag (``stats.LagSampler``). Nothing here
-touches the garbage collector or any other process-wide setting: ours and the peer run alike.
+time, each trigger's seconds to its event, the event loop's lag (``stats.LagSampler``), and how many full
+(oldest-generation) garbage collections ran (``gc.get_stats``, read only). Nothing here changes the
+garbage collector or any other process-wide setting: ours and the peer run alike.
 
 Config keys: ``client`` ("domino" or "databricks"), ``ids`` (job or run ids), ``projects`` (a project id
 per job, or null: per-job polling), ``poll``, ``fetch_logs``, ``warmup_id``, ``timeout``, ``out``, and
@@ -20,6 +21,7 @@ per job, or null: per-job polling), ``poll``, ``fetch_logs``, ``warmup_id``, ``t
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import json
 import resource
@@ -101,6 +103,7 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
     sampling = asyncio.create_task(sampler.run())
     events: list[tuple[float, str]] = []
     start_epoch, started, cpu_before = time.time(), time.monotonic(), cpu_seconds()
+    full_before = gc.get_stats()[2]["collections"]
     projects = config["projects"] or [None] * len(config["ids"])
     tasks = [
         asyncio.create_task(drive(build(config, job_id, project), started, events))
@@ -108,6 +111,7 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
     ]
     done, pending = await asyncio.wait(tasks, timeout=config["timeout"])
     cpu, wall = cpu_seconds() - cpu_before, time.monotonic() - started
+    full_collections = gc.get_stats()[2]["collections"] - full_before
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -122,6 +126,7 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
         "start_epoch": start_epoch,
         "wall_s": wall,
         "cpu_s": cpu,
+        "gc_full_collections": full_collections,
         "event_seconds": [seconds for seconds, _ in events],
         "events": statuses,
         "unfinished": len(pending),

@@ -35,7 +35,6 @@ from airflow_provider_domino.jobs.log_cursor import (
 from airflow_provider_domino.jobs.log_cursor import (
     LogCursor,
     LogPoll,
-    StreamPosition,
     astream_log,
     stream_log,
 )
@@ -318,7 +317,7 @@ class DominoHook(BaseHook):
         for stream in ("stdOut", "stdErr"):
             start = LogCursor()
             if since_nano is not None:
-                start = LogCursor(JSON_MODE, {stream: StreamPosition(since_nano, 0)})
+                start = LogCursor(JSON_MODE, {stream: (since_nano, 0)})
             poll = LogPoll(job_id, start, final=True, streams=(stream,))
             tail: deque[str] = deque(maxlen=count)
             pages = 0

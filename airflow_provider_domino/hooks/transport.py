@@ -224,12 +224,20 @@ def open_session(settings: DominoConnectionSettings, user_agent: str) -> aiohttp
 
 
 class _SharedSession:
-    """A session and how many transports use it; the last one to leave closes it."""
+    """A session and how many transports use it; the last one to leave closes it.
 
-    __slots__ = ("session", "users")
+    ``slots`` admits as many requests as the pool has connections. A request that waits for a
+    connection inside aiohttp already holds some thirty objects (its request, URL, headers, timers,
+    coroutines); in a burst of polls hundreds wait, long enough for the garbage collector to move them
+    all to its oldest generation, whose growth sets off the full collections that stall a triggerer.
+    Waiting here holds only the caller's coroutine and one future.
+    """
+
+    __slots__ = ("session", "slots", "users")
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self.session = session
+        self.slots = asyncio.Semaphore(ASYNC_POOL_SIZE)
         self.users = 0
 
 
@@ -264,7 +272,7 @@ class AsyncTransport:
         )
         self._shared: _SharedSession | None = None
 
-    def _session(self) -> aiohttp.ClientSession:
+    def _session(self) -> _SharedSession:
         shared = self._shared
         if shared is None or shared.session.closed:
             per_loop = _SESSIONS.setdefault(asyncio.get_running_loop(), {})
@@ -273,7 +281,7 @@ class AsyncTransport:
                 shared = per_loop[self._key] = _SharedSession(open_session(self._settings, self._user_agent))
             shared.users += 1
             self._shared = shared
-        return shared.session
+        return shared
 
     async def send(self, call: ApiCall[T]) -> T:
         """Send ``call`` with retries; return its parsed result or raise a typed error."""
@@ -297,22 +305,23 @@ class AsyncTransport:
 
         from airflow_provider_domino.api.endpoints import RawResponse
 
-        session = self._session()
+        shared = self._session()
         settings = self._settings
-        auth = settings.auth.headers()
-        headers = {**call.headers, **auth} if call.headers else auth
-        url = URL(settings.base_url + call.path, encoded=True)  # path segments are already encoded
         try:
-            async with session.request(
-                call.method,
-                url,
-                params=call.params,
-                json=call.json_body,
-                headers=headers,
-                allow_redirects=False,
-            ) as response:
-                body = await response.read()
-                return RawResponse(response.status, response.headers, body)
+            async with shared.slots:
+                auth = settings.auth.headers()
+                headers = {**call.headers, **auth} if call.headers else auth
+                url = URL(settings.base_url + call.path, encoded=True)  # path segments are already encoded
+                async with shared.session.request(
+                    call.method,
+                    url,
+                    params=call.params,
+                    json=call.json_body,
+                    headers=headers,
+                    allow_redirects=False,
+                ) as response:
+                    body = await response.read()
+                    return RawResponse(response.status, response.headers, body)
         except aiohttp.ClientSSLError as err:
             raise DominoConnectionError(call.method, call.path, f"TLS error: {_reason(err)}") from None
         except aiohttp.ConnectionTimeoutError as err:

@@ -62,15 +62,14 @@ UNKNOWN, JSON, TEXT = "unknown", "json", "text"
 COMPLETE = "complete"
 
 
-@dataclass(frozen=True)
-class StreamPosition:
-    """Where one stream was read to: the last shown entry's time, and how many entries at it were shown."""
+#: Where one stream was read to: ``(time_nano, seen)``, the last shown entry's time (ns since the epoch)
+#: and how many entries at that time were shown. A plain tuple of two ints: the garbage collector stops
+#: tracking it (and a positions dict holding only such tuples) at its first pass, so a cursor that
+#: outlives many polls costs a full collection nothing.
+StreamPosition = tuple[int, int]
 
-    time_nano: int
-    seen: int
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogCursor:
     """How much of a job's log has been shown; small, immutable and serializable.
 
@@ -91,7 +90,7 @@ class LogCursor:
         """
         return {
             "mode": self.mode,
-            "streams": {name: [str(pos.time_nano), pos.seen] for name, pos in self.positions.items()},
+            "streams": {name: [str(pos[0]), pos[1]] for name, pos in self.positions.items()},
             "byte_offset": self.byte_offset,
         }
 
@@ -108,7 +107,7 @@ class LogCursor:
         streams = value.get("streams")
         for name, pair in streams.items() if isinstance(streams, Mapping) else ():
             try:
-                positions[str(name)] = StreamPosition(int(pair[0]), int(pair[1]))
+                positions[str(name)] = (int(pair[0]), int(pair[1]))
             except (TypeError, ValueError, IndexError):
                 continue
         offset = value.get("byte_offset")
@@ -126,9 +125,9 @@ class LogCursor:
         ahead = False
         for name, theirs in other.positions.items():
             mine = self.positions.get(name)
-            if mine is None or (theirs.time_nano, theirs.seen) > (mine.time_nano, mine.seen):
+            if mine is None or theirs > mine:
                 ahead = True
-            elif (theirs.time_nano, theirs.seen) < (mine.time_nano, mine.seen):
+            elif theirs < mine:
                 return False
         return ahead
 
@@ -247,12 +246,12 @@ class LogPoll:
             self.job_id,
             log_type=self.streams[self._stream_index],
             limit=PAGE_LIMIT,
-            latest_time_nano=None if position is None else position.time_nano,
+            latest_time_nano=None if position is None else position[0],
         )
 
     def _combined_start(self) -> int | None:
         """Ask from the earliest stream position; a stream never read means from the beginning."""
-        times = [self._positions[name].time_nano for name in self.streams if name in self._positions]
+        times = [self._positions[name][0] for name in self.streams if name in self._positions]
         return min(times) if len(times) == len(self.streams) else None
 
     def take(self, answer: LogPage | LogChunk) -> list[str]:
@@ -299,10 +298,10 @@ class LogPoll:
                 last_stamp = stamp if last_stamp is None else max(last_stamp, stamp)
                 if self._is_new(stream, stamp, start[stream], at_start):
                     current = positions.get(stream)
-                    if current is not None and current.time_nano == stamp:
-                        positions[stream] = StreamPosition(stamp, current.seen + 1)
+                    if current is not None and current[0] == stamp:
+                        positions[stream] = (stamp, current[1] + 1)
                     else:
-                        positions[stream] = StreamPosition(stamp, 1)
+                        positions[stream] = (stamp, 1)
                     new += 1
                     lines.extend(entry_lines(stream, text))
             if index % slice_entries == 0:
@@ -316,8 +315,8 @@ class LogPoll:
             # timestamp (a stream with no entry at that time has shown none of them).
             for name in wanted:
                 current = positions.get(name)
-                if current is None or current.time_nano < last_stamp:
-                    positions[name] = StreamPosition(last_stamp, 0)
+                if current is None or current[0] < last_stamp:
+                    positions[name] = (last_stamp, 0)
                     advanced = True
         self._moved(advanced or new != new_at_slice)
         self._finish_page(page, new, at_start)
@@ -332,12 +331,12 @@ class LogPoll:
 
     @staticmethod
     def _is_new(stream: str, stamp: int, start: StreamPosition | None, at_start: dict[str, int]) -> bool:
-        if start is None or stamp > start.time_nano:
+        if start is None or stamp > start[0]:
             return True
-        if stamp < start.time_nano:
+        if stamp < start[0]:
             return False  # before the cursor: shown already
         at_start[stream] += 1
-        return at_start[stream] > start.seen  # else the inclusive cursor sent it again
+        return at_start[stream] > start[1]  # else the inclusive cursor sent it again
 
     def _finish_page(self, page: LogPage, new: int, at_start: dict[str, int]) -> None:
         """Decide whether to read another page of this stream (or of the combined log)."""
@@ -408,7 +407,7 @@ class _StampReader:
         if text != self._text:
             stamp = timestamp_nanos(text)
             if stamp is None:  # unreadable: counted at the stream's latest time
-                return position.time_nano if position is not None else 0
+                return position[0] if position is not None else 0
             self._text, self._value = text, stamp
         return self._value
 

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_domino.api.errors import DominoError
 from airflow_provider_domino.jobs.bounded import within
+from airflow_provider_domino.jobs.reusable_wait import ReusableWait
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job, JobPage
@@ -116,9 +117,10 @@ class JobWatch:
     """One trigger's registration: the latest status of its job, and a way to wait for news.
 
     A trigger waits between its checks, and thousands of triggers wait at once across each round. So a
-    wait allocates one future and nothing else: no task, no timer of its own. The watcher resolves it
-    when there is news (see :meth:`deliver`) or when its time is up (one timer per watcher, for the
-    earliest waiting trigger). Anything that outlives a round lives long enough to reach the oldest
+    wait allocates next to nothing: one :class:`~airflow_provider_domino.jobs.reusable_wait.ReusableWait`
+    per watch, re-armed for each wait; no task, no timer of its own. The watcher ends it when there is
+    news (see :meth:`deliver`) or when its time is up (one timer per watcher, for the earliest waiting
+    trigger). Anything that outlives a round lives long enough to reach the oldest
     generation of the garbage collector, and enough of that sets off a full collection that stalls the
     whole triggerer; per-round waits and statuses are kept out of that path.
 
@@ -135,8 +137,10 @@ class JobWatch:
     error: Exception | None = None
     #: News came while the trigger was not waiting: its next :meth:`wait` returns at once.
     _news: bool = field(default=False, repr=False)
-    #: The pending wait (resolved by news or at ``_due``, the loop time its timeout ends).
-    _waiter: asyncio.Future[None] | None = field(default=None, repr=False)
+    #: The trigger's wait, re-armed for each wait (made at the first one, in the trigger's loop).
+    _waiter: ReusableWait | None = field(default=None, repr=False)
+    #: A wait is pending; it ends on news or at ``_due``, the loop time its timeout ends.
+    waiting: bool = field(default=False, repr=False)
     _due: float = field(default=0.0, repr=False)
 
     def deliver(self, job: Job | None = None, error: Exception | None = None) -> None:
@@ -158,32 +162,32 @@ class JobWatch:
 
     def wake(self, *, news: bool) -> None:
         """End the pending wait; with ``news`` and no wait pending, the next wait returns at once."""
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if self.waiting and self._waiter is not None:
+            self.waiting = False
+            self._waiter.set_result(None)
         elif news:
             self._news = True
 
-    def wait(self, timeout: float) -> asyncio.Future[None]:
+    def wait(self, timeout: float) -> ReusableWait:
         """Await it: up to ``timeout`` seconds, less if there is news (see :meth:`deliver`). A watcher
         that died is restarted first, and one that dies meanwhile wakes this wait with its error."""
         if self.watcher is not None:
             self.watcher.ensure_running()
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
+        if self._waiter is None or self._waiter.get_loop() is not loop:
+            self._waiter = ReusableWait(loop)
         if self._news or timeout <= 0:
             self._news = False
-            waiter.set_result(None)
-            return waiter
-        self._waiter, self._due = waiter, loop.time() + timeout
+            return self._waiter.resolved()
+        self.waiting, self._due = True, loop.time() + timeout
         if self.watcher is not None:
             self.watcher.wake_at(self._due)
         else:
-            loop.call_at(self._due, self._time_up, waiter)
-        return waiter
+            loop.call_at(self._due, self._time_up, self._due)
+        return self._waiter.arm()
 
-    def _time_up(self, waiter: asyncio.Future[None]) -> None:
-        if self._waiter is waiter:
+    def _time_up(self, due: float) -> None:
+        if self.waiting and self._due == due:
             self.wake(news=False)
 
     def take(self) -> Job | None:
@@ -271,7 +275,7 @@ class ProjectStatusWatcher:
         next_due = math.inf
         for watches in self._watches.values():
             for watch in watches:
-                if watch._waiter is None:
+                if not watch.waiting:
                     continue
                 if watch._due <= now:
                     watch.wake(news=False)

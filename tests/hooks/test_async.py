@@ -135,6 +135,38 @@ def test_waiting_for_a_pooled_connection_is_not_a_connect_timeout(hook, emulator
     assert [e["status"] for e in emulator.requests_log() if e["endpoint"] == "get_job"] == [200] * burst
 
 
+def test_requests_beyond_the_pool_wait_before_aiohttp_builds_them(hook, emulator):
+    """A request queued inside aiohttp holds some thirty objects for as long as it waits; hundreds of
+    them in a burst reach the collector's oldest generation. Beyond the pool, requests wait before that."""
+    import gc
+
+    import aiohttp
+
+    from airflow_provider_domino.hooks.transport import ASYNC_POOL_SIZE
+
+    job = hook.start_job("true", "small")
+    emulator.set_faults(
+        {"rules": [{"endpoint": "get_job", "fault": "latency", "seconds": 0.5, "probability": 1.0}]}
+    )
+
+    async def scenario() -> tuple[int, list[str]]:
+        hooks = [
+            DominoHook(hook.domino_conn_id, retry_policy=FAST_RETRIES) for _ in range(3 * ASYNC_POOL_SIZE)
+        ]
+        try:
+            polls = asyncio.gather(*(h.aget_job(job.id) for h in hooks))
+            await asyncio.sleep(0.25)  # the first requests are at the server, the rest queued
+            built = sum(isinstance(o, aiohttp.ClientRequest) for o in gc.get_objects())
+            return built, [j.id for j in await polls]
+        finally:
+            for h in hooks:
+                await h.aclose()
+
+    built, ids = asyncio.run(scenario())
+    assert 1 <= built <= ASYNC_POOL_SIZE
+    assert ids == [job.id] * 3 * ASYNC_POOL_SIZE
+
+
 def _open_connections(emulator) -> set[tuple[str, int]]:
     """This process's established connections to the emulator (local addresses), counted by the OS,
     whichever client library the transport uses."""

@@ -15,7 +15,6 @@ from airflow_provider_domino.jobs.log_cursor import (
     TEXT,
     LogCursor,
     LogPoll,
-    StreamPosition,
     astream_log,
     entry_lines,
     stream_log,
@@ -114,7 +113,7 @@ def test_many_entries_sharing_timestamps_across_pages_are_shown_once():
         fake.write("stdOut", BASE + (i // 5), f"line {i}")  # five entries per timestamp, pages of 7
     lines, cursor = read_all(fake)
     assert lines == [f"line {i}" for i in range(100)]
-    assert cursor.positions["stdOut"] == StreamPosition(BASE + 19, 5)
+    assert cursor.positions["stdOut"] == (BASE + 19, 5)
 
 
 def test_incremental_polls_never_repeat_or_skip_with_inclusive_cursor():
@@ -167,7 +166,7 @@ def test_resume_from_a_serialized_cursor_mid_timestamp():
     fake = FakeLog(cap=1000)
     for i in range(6):
         fake.write("stdOut", BASE, f"same-time {i}")
-    cursor = LogCursor("json", {"stdOut": StreamPosition(BASE, 4)})
+    cursor = LogCursor("json", {"stdOut": (BASE, 4)})
     restored = LogCursor.from_json(json.loads(json.dumps(cursor.to_json())))
     assert restored == cursor
     assert read_all(fake, restored)[0] == ["same-time 4", "same-time 5"]
@@ -248,8 +247,8 @@ def test_a_text_cursor_survives_its_json_form_and_garbage_is_a_fresh_cursor():
 
 
 def test_is_behind_compares_per_stream():
-    old = LogCursor("json", {"stdOut": StreamPosition(BASE, 2)})
-    new = LogCursor("json", {"stdOut": StreamPosition(BASE, 3), "stdErr": StreamPosition(BASE, 1)})
+    old = LogCursor("json", {"stdOut": (BASE, 2)})
+    new = LogCursor("json", {"stdOut": (BASE, 3), "stdErr": (BASE, 1)})
     assert old.is_behind(new) and not new.is_behind(old) and not new.is_behind(new)
     assert LogCursor().is_behind(new)
 
@@ -439,11 +438,11 @@ def test_a_per_stream_cursor_carries_on_in_a_combined_read():
     for i in range(10):
         fake.write("stdOut", BASE + i, f"out {i}")
         fake.write("stdErr", BASE + i, f"err {i}")
-    cursor = LogCursor("json", {"stdOut": StreamPosition(BASE + 5, 1), "stdErr": StreamPosition(BASE + 2, 1)})
+    cursor = LogCursor("json", {"stdOut": (BASE + 5, 1), "stdErr": (BASE + 2, 1)})
     lines, after = read_all(fake, cursor)
     assert sorted(lines) == sorted([f"out {i}" for i in range(6, 10)] + [f"err {i}" for i in range(3, 10)])
-    assert after.positions["stdOut"] == after.positions["stdErr"] == StreamPosition(BASE + 9, 1)
-    assert after.positions["prepareOutput"] == StreamPosition(BASE + 9, 0)
+    assert after.positions["stdOut"] == after.positions["stdErr"] == (BASE + 9, 1)
+    assert after.positions["prepareOutput"] == (BASE + 9, 0)
 
 
 def test_take_iter_cursor_covers_each_slice_handed_out():
@@ -454,7 +453,7 @@ def test_take_iter_cursor_covers_each_slice_handed_out():
     slices = poll.take_iter(fake.send(poll.next_call()), 4)
     assert next(slices) == ["line 0", "line 1", "line 2", "line 3"]
     stopped_at = poll.cursor  # the consumer stops here
-    assert stopped_at.positions["stdOut"] == StreamPosition(BASE + 3, 1)
+    assert stopped_at.positions["stdOut"] == (BASE + 3, 1)
     assert read_all(fake, stopped_at)[0] == [f"line {i}" for i in range(4, 10)]
 
 
@@ -472,3 +471,15 @@ def test_a_poll_that_brings_nothing_new_keeps_its_cursor_object():
     lines, moved = read_all(fake, again)
     assert lines == ["late"]
     assert moved.is_behind(moved) is False and cursor.is_behind(moved)
+
+
+def test_a_cursor_that_outlives_many_polls_leaves_the_collector_its_positions_untracked():
+    """A trigger holds its cursor for as long as the job runs: its positions are plain tuples of ints,
+    which the garbage collector stops tracking, so they never add to a full collection's work."""
+    import gc
+
+    cursor = LogCursor.from_json(
+        {"mode": "json", "streams": {"stdOut": [str(BASE), 2], "stdErr": [str(BASE), 1]}}
+    )
+    gc.collect()
+    assert cursor.positions and not any(gc.is_tracked(position) for position in cursor.positions.values())
