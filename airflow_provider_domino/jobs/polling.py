@@ -69,6 +69,8 @@ def next_poll_delay(poll_interval: float, watched_for: float) -> float:
 
 #: The finest slot a per-job trigger's wait may end on (see :func:`wake_slot`), in seconds.
 FINEST_WAKE_SLOT = 0.25
+#: The coarsest slot: a wait moves by at most half of it (one second), however long it is.
+COARSEST_WAKE_SLOT = 2.0
 #: About how many per-job triggers one slot may wake together: their polls run back to back in one
 #: pass of the event loop (about 15 ms of work), which is what every other trigger then waits.
 WAKES_PER_SLOT = 50
@@ -80,13 +82,13 @@ def wake_slot(delay: float, sleepers: int) -> float:
 
     Every wait that ends on one multiple of the slot (on the loop's clock) ends in one pass of the
     event loop, and each pass (one sleep and wake-up, one burst of sends) costs about what a poll does.
-    So the slot is as coarse as allows: at most the wait itself (rounding to the nearest mark moves it
-    by at most half), and fine enough that a slot wakes about ``WAKES_PER_SLOT`` triggers at most. A
+    So the slot is as coarse as allows: at most the wait itself and ``COARSEST_WAKE_SLOT`` (rounding to
+    the nearest mark moves a wait by at most half of either), and fine enough that a slot wakes about ``WAKES_PER_SLOT`` triggers at most. A
     few dozen triggers then wake together once or twice an interval; a thousand are spread over
     quarter-second slots. Slots are a quarter second times a power of two, so the marks of a coarser
     slot are marks of every finer one and triggers with different slots still wake together.
     """
-    coarsest = min(delay, WAKES_PER_SLOT * delay / max(sleepers, 1))
+    coarsest = min(delay, COARSEST_WAKE_SLOT, WAKES_PER_SLOT * delay / max(sleepers, 1))
     if coarsest < FINEST_WAKE_SLOT:
         return FINEST_WAKE_SLOT if delay >= FINEST_WAKE_SLOT else 0.0
     return FINEST_WAKE_SLOT * 2 ** math.floor(math.log2(coarsest / FINEST_WAKE_SLOT))

@@ -230,7 +230,8 @@ class DominoJobTrigger(BaseTrigger):
                     del step  # nothing of this step outlives it: it would reach the oldest GC generation
                     await watch.wait(delay)  # woken early when a round sees the job end
                 else:
-                    await sleep_on_grid(step.delay)
+                    left = None if self.deadline is None else self.deadline - time.time()
+                    await sleep_on_grid(step.delay, at_most=left)
         finally:
             if watcher is not None and watch is not None:
                 watcher.unregister(watch)
@@ -416,9 +417,10 @@ class DominoJobTrigger(BaseTrigger):
         await super().cleanup()
 
 
-async def sleep_on_grid(delay: float) -> None:
+async def sleep_on_grid(delay: float, *, at_most: float | None = None) -> None:
     """Sleep about ``delay`` seconds, ending on the nearest mark of the slot
-    :func:`~airflow_provider_domino.jobs.polling.wake_slot` picks for this loop's per-job sleepers.
+    :func:`~airflow_provider_domino.jobs.polling.wake_slot` picks for this loop's per-job sleepers, and
+    never longer than ``at_most`` seconds (the time left before a deadline).
 
     Every sleeper of one mark shares the same wake-up instant, exactly: the loop runs all timers due at
     one instant in one pass (``asyncio.sleep`` would offset each by the microseconds between its call
@@ -435,7 +437,11 @@ async def sleep_on_grid(delay: float) -> None:
             await asyncio.sleep(delay)
             return
         woken = loop.create_future()
-        handle = loop.call_at(round((loop.time() + delay) / slot) * slot, _wake, woken)
+        now = loop.time()
+        wake_at = round((now + delay) / slot) * slot
+        if at_most is not None:
+            wake_at = min(wake_at, now + max(at_most, 0.0))
+        handle = loop.call_at(wake_at, _wake, woken)
         try:
             await woken
         finally:

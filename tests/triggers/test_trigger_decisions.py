@@ -300,7 +300,7 @@ def test_only_the_first_wait_is_spread_over_the_whole_interval(monkeypatch):
 
     waits: list[float] = []
 
-    async def no_sleep(delay: float) -> None:
+    async def no_sleep(delay: float, at_most: float | None = None) -> None:
         waits.append(delay)
 
     monkeypatch.setattr(trigger_module.random, "random", lambda: 0.5)
@@ -367,3 +367,16 @@ def test_waits_of_one_slot_end_in_one_pass_of_the_loop_on_the_nearest_mark():
         assert (ended / slot) % 1 < 0.1  # woken just after a multiple of the slot
     # Four waits from one start, 0.03 s apart, end on at most two marks (one, unless a mark falls between).
     assert len({round(ended / slot) for _, ended in woke}) <= 2
+
+
+def test_a_wait_on_the_grid_never_passes_the_deadline():
+    """Rounding to a mark may lengthen a wait; never past the time left before the trigger's deadline."""
+    from airflow_provider_domino.triggers.domino import sleep_on_grid
+
+    async def slept() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await sleep_on_grid(1.9, at_most=0.2)
+        return loop.time() - started
+
+    assert 0.2 <= asyncio.run(slept()) < 0.2 + 0.05
