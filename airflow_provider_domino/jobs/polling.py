@@ -83,10 +83,11 @@ def wake_slot(delay: float, sleepers: int) -> float:
     Every wait that ends on one multiple of the slot (on the loop's clock) ends in one pass of the
     event loop, and each pass (one sleep and wake-up, one burst of sends) costs about what a poll does.
     So the slot is as coarse as allows: at most the wait itself and ``COARSEST_WAKE_SLOT`` (rounding to
-    the nearest mark moves a wait by at most half of either), and fine enough that a slot wakes about ``WAKES_PER_SLOT`` triggers at most. A
-    few dozen triggers then wake together once or twice an interval; a thousand are spread over
-    quarter-second slots. Slots are a quarter second times a power of two, so the marks of a coarser
-    slot are marks of every finer one and triggers with different slots still wake together.
+    the nearest mark moves a wait by at most half of either), and fine enough that a slot wakes about
+    ``WAKES_PER_SLOT`` triggers at most. A few dozen triggers then wake together once or twice an
+    interval; a thousand are spread over quarter-second slots. Slots are a quarter second times a power
+    of two, so the marks of a coarser slot are marks of every finer one and triggers with different
+    slots still wake together.
     """
     coarsest = min(delay, COARSEST_WAKE_SLOT, WAKES_PER_SLOT * delay / max(sleepers, 1))
     if coarsest < FINEST_WAKE_SLOT:
