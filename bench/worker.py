@@ -6,7 +6,8 @@ Every trigger is built with public parameters, serialized, and rebuilt from its 
 the triggerer does with a deferred task's trigger), then run in a task of its own until its event, and
 cleaned up. First one trigger runs against a job that has already ended (the warm-up: lazy imports, the
 HTTP client); then the measured run starts: every trigger at once, as after a triggerer restart, with a
-lag sampler beside them. The run ends when the last trigger has fired.
+lag sampler beside them. Triggers are created one at a time with a yield to the loop between two, as
+the triggerer's ``TriggerRunner.create_triggers`` does. The run ends when the last trigger has fired.
 
 Measured over the whole run: the process's CPU time (user + system, all threads, ``getrusage``), the wall
 time, each trigger's seconds to its event, the event loop's lag (``stats.LagSampler``), and how many full
@@ -105,10 +106,10 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
     start_epoch, started, cpu_before = time.time(), time.monotonic(), cpu_seconds()
     full_before = gc.get_stats()[2]["collections"]
     projects = config["projects"] or [None] * len(config["ids"])
-    tasks = [
-        asyncio.create_task(drive(build(config, job_id, project), started, events))
-        for job_id, project in zip(config["ids"], projects, strict=True)
-    ]
+    tasks = []
+    for job_id, project in zip(config["ids"], projects, strict=True):
+        await asyncio.sleep(0)  # as the triggerer's ``create_triggers`` does between two triggers
+        tasks.append(asyncio.create_task(drive(build(config, job_id, project), started, events)))
     done, pending = await asyncio.wait(tasks, timeout=config["timeout"])
     cpu, wall = cpu_seconds() - cpu_before, time.monotonic() - started
     full_collections = gc.get_stats()[2]["collections"] - full_before
