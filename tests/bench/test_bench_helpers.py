@@ -75,6 +75,7 @@ def test_one_runs_figures_divide_by_polls_requests_and_watched_intervals():
     result = {
         "wall_s": 21.0,
         "cpu_s": 3.0,
+        "gc_full_collections": 1,
         "events": {"success": 2},
         "unfinished": 0,
         "event_seconds": [10.0, 20.0],
@@ -87,6 +88,7 @@ def test_one_runs_figures_divide_by_polls_requests_and_watched_intervals():
     assert figures["status_requests_per_trigger_interval"] == pytest.approx(11 / 15)
     assert figures["log_requests_per_trigger_interval"] == pytest.approx(19 / 15)
     assert figures["watched_s"] == pytest.approx(15)
+    assert figures["gc_full_collections"] == 1
 
 
 def _settings() -> dict:
