@@ -63,9 +63,9 @@ COMPLETE = "complete"
 
 
 #: Where one stream was read to: ``(time_nano, seen)``, the last shown entry's time (ns since the epoch)
-#: and how many entries at that time were shown. A plain tuple of two ints: the garbage collector stops
-#: tracking it (and a positions dict holding only such tuples) at its first pass, so a cursor that
-#: outlives many polls costs a full collection nothing.
+#: and how many entries at that time were shown. A plain tuple of two ints, which the garbage collector
+#: stops tracking at its first pass: a cursor outlives many polls, and whatever does reaches the
+#: collector's oldest generation, whose growth sets off full collections.
 StreamPosition = tuple[int, int]
 
 
