@@ -171,8 +171,9 @@ def _tls_cause(err: BaseException) -> str | None:
     return None
 
 
-#: Connections per event loop and Domino endpoint. aiohttp's connector queues requests beyond this
-#: (without a time limit, as a semaphore would), so a triggerer with thousands of triggers keeps a few
+#: Connections per event loop and Domino endpoint. Requests beyond this wait, without a time limit, in
+#: the shared session's ``slots`` before aiohttp builds them (see :class:`_SharedSession`; the
+#: connector's own limit is the same), so a triggerer with thousands of triggers keeps a few
 #: keep-alive connections to Domino, not thousands. Sixteen carry hundreds of polls a second at the
 #: latencies Domino answers with.
 ASYNC_POOL_SIZE = 16
