@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_domino.jobs.bounded import within
+from airflow_provider_domino.jobs.polling import wake_slot
 
 if TYPE_CHECKING:
     from airflow_provider_domino.api.models import Job
@@ -426,8 +427,6 @@ async def sleep_on_grid(delay: float, *, at_most: float | None = None) -> None:
     one instant in one pass (``asyncio.sleep`` would offset each by the microseconds between its call
     and its clock read).
     """
-    from airflow_provider_domino.jobs.polling import wake_slot
-
     loop = asyncio.get_running_loop()
     sleepers = _SLEEPERS.get(loop, 0) + 1
     _SLEEPERS[loop] = sleepers
