@@ -80,7 +80,7 @@ def estimate_seconds(settings: dict[str, Any], parts: list[str]) -> float:
     for part in ("coalesced", "big_log"):
         figures = settings[part]
         longest = max(figures["job_seconds"], figures.get("lines", 0) / 15_000)
-        estimate[part] = runs * (longest + 5 + 0.025 * figures["triggers"])
+        estimate[part] = 2 * runs * (longest + 5 + 0.025 * figures["triggers"])  # and the opt-in freeze
     unfavourable = settings["unfavourable"]
     estimate["unfavourable"] = 3 + 0.002 * unfavourable["active"] + runs * (unfavourable["job_seconds"] + 3)
     return sum(estimate[part] for part in parts)
@@ -149,7 +149,7 @@ class Bench:
         requests = sum(counts.values())
         status = counts.get("get_job", 0) + counts.get("list_jobs", 0) + counts.get("runs_get", 0)
         intervals = sum(result["event_seconds"]) / self.poll  # each trigger's watched time, in intervals
-        keep = ("wall_s", "cpu_s", "gc_full_collections", "events", "unfinished")
+        keep = ("wall_s", "cpu_s", "gc_full_collections", "gc_full_longest_ms", "events", "unfinished")
         lags = {key: value for key, value in result.items() if key.startswith(("lag_", "steady_"))}
         return {
             **{key: result[key] for key in keep},
@@ -183,8 +183,9 @@ class Bench:
         self.log(
             f"    {key}: CPU {figures['cpu_s']:.2f} s, {figures['cpu_ms_per_poll']:.3f} ms/poll, "
             f"{figures['requests_per_trigger_interval']:.3f} req/trigger/interval, lag p99 "
-            f"{figures['lag_p99_ms']:.0f} ms max {figures['lag_max_ms']:.0f} ms, full GCs "
-            f"{figures['gc_full_collections']}, events {figures['events']}"
+            f"{figures['lag_p99_ms']:.0f} ms max {figures['lag_max_ms']:.0f} ms "
+            f"({figures['lag_max_outside_full_gc_ms']:.0f} outside full GCs), full GCs "
+            f"{figures['gc_full_collections']} (longest {figures['gc_full_longest_ms']:.0f} ms), events {figures['events']}"
         )
 
     def measure_part(self, part: str, run_part: Callable[..., None]) -> None:
@@ -208,6 +209,7 @@ class Bench:
         coalesced: bool,
         fetch_logs: bool,
         timeout: float,
+        gc_freeze: bool = False,
     ) -> dict[str, Any]:
         ids = emulator.start_jobs(commands, projects)
         emulator.wait_for(ids, {"Running"})
@@ -219,6 +221,7 @@ class Bench:
             "fetch_logs": fetch_logs,
             "warmup_id": warmup,
             "timeout": timeout,
+            "gc_freeze": gc_freeze,
         }
         connection = ("domino_default", {"conn_type": "domino", "host": emulator.url, "password": API_KEY})
         result = self.worker(config, self.env(connection, tls.ca if tls else None), timeout)
@@ -325,7 +328,9 @@ class Bench:
         self.many_triggers("big_log")
 
     def many_triggers(self, part_name: str) -> None:
-        """Coalesced triggers over several projects, logs on; in ``big_log`` job 0 writes a long log."""
+        """Coalesced triggers over several projects, logs on; in ``big_log`` job 0 writes a long log. Each
+        run is followed by the same run with the deployment's opt-in ``gc.freeze()`` (docs/triggerer.md),
+        kept apart under ``<part>/opt_in_freeze``: no target is judged on it."""
         part = self.settings[part_name]
         seconds, count = part["job_seconds"], part["triggers"]
         files = {"biglog.py": BIG_LOG_WRITER}
@@ -339,18 +344,20 @@ class Bench:
                 commands[0] = f"{sys.executable} biglog.py {part['lines']} {seconds * 2 / 3:g}"
             for run in range(self.settings["runs"]):
                 self.log(f"  {part_name}, {count} triggers over {part['projects']} projects, run {run + 1}")
-                self.measure(
-                    part_name,
-                    self.run_domino,
-                    emulator,
-                    None,
-                    commands,
-                    projects,
-                    warmup,
-                    coalesced=True,
-                    fetch_logs=True,
-                    timeout=seconds + 300,
-                )
+                for key, gc_freeze in ((part_name, False), (f"{part_name}/opt_in_freeze", True)):
+                    self.measure(
+                        key,
+                        self.run_domino,
+                        emulator,
+                        None,
+                        commands,
+                        projects,
+                        warmup,
+                        coalesced=True,
+                        fetch_logs=True,
+                        timeout=seconds + 300,
+                        gc_freeze=gc_freeze,
+                    )
 
     # -- part 4 -------------------------------------------------------------------------------------
 
@@ -492,7 +499,8 @@ def render(data: dict[str, Any]) -> str:
         ("big_log", "3. A {lines:,}-line job's log tailed next to {others:,} other triggers"),
     ):
         if results.get(key):
-            lines += many_triggers_section(results[key], settings[key], key, title)
+            frozen = results.get(f"{key}/opt_in_freeze", [])
+            lines += many_triggers_section(results[key], frozen, settings[key], key, title)
     if results.get("unfavourable") or results.get("coalesced"):
         lines += requests_section(results, settings)
     if results.get("failed"):
@@ -518,8 +526,9 @@ def per_job_section(results: dict[str, Any], part: dict[str, Any]) -> list[str]:
             f"### over {scheme}",
             "",
             "| triggers | client | CPU ms / poll | CPU ms / request | ours / Databricks (CPU per poll) "
-            "| polls / trigger / interval | watched s / trigger | CPU s | lag p99 / max (ms) | events |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| polls / trigger / interval | watched s / trigger | CPU s | lag p99 / max (ms) "
+            "| full GCs (longest, ms) | events |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for size in part["sizes"]:
             peer = results.get(f"per_job/{scheme}/{size}/databricks", [])
@@ -536,6 +545,7 @@ def per_job_section(results: dict[str, Any], part: dict[str, Any]) -> list[str]:
                     f"| {ratio} | {cell(column(rows, 'polls_per_trigger_interval'))} "
                     f"| {cell(column(rows, 'watched_s'), 1)} | {cell(column(rows, 'cpu_s'))} "
                     f"| {cell(column(rows, 'lag_p99_ms'), 0)} / {cell(column(rows, 'lag_max_ms'), 0)} "
+                    f"| {cell(column(rows, 'gc_full_collections'), 0)} ({cell(column(rows, 'gc_full_longest_ms'), 0)}) "
                     f"| {events(rows)} |"
                 )
     if "tls_check" in results:
@@ -549,8 +559,15 @@ def per_job_section(results: dict[str, Any], part: dict[str, Any]) -> list[str]:
 
 
 def many_triggers_section(
-    rows: list[dict[str, Any]], figures: dict[str, Any], key: str, title: str
+    rows: list[dict[str, Any]], frozen: list[dict[str, Any]], figures: dict[str, Any], key: str, title: str
 ) -> list[str]:
+    """The part's figures; ``frozen``: the same runs with the deployment's opt-in ``gc.freeze()``."""
+
+    def row(name: str, figure: str, digits: int, steady: str | None = None) -> str:
+        frozen_cell = cell(column(frozen, figure), digits) if frozen else "n/a"
+        steady_cell = cell(column(rows, steady), digits) if steady else ""
+        return f"| {name} | {cell(column(rows, figure), digits)} | {steady_cell} | {frozen_cell} |"
+
     return [
         "",
         "## " + title.format(**figures, others=figures["triggers"] - 1),
@@ -558,20 +575,25 @@ def many_triggers_section(
         f"Triggers with their project id (coalesced status), logs on, jobs of {figures['job_seconds']:g} s "
         "printing four lines"
         + (", but one printing the long log" if key == "big_log" else "")
-        + "; every streamed line logged at INFO. Steady state: from 2 intervals after the start to the first event.",
+        + "; every streamed line logged at INFO. Steady state: from 2 intervals after the start to the first event. "
+        "Last column: each run repeated with the deployment's opt-in `gc.freeze()` after Airflow's imports "
+        "(docs/triggerer.md); the provider never does it, and no target is judged on it.",
         "",
-        "| figure | whole run | steady state |",
-        "|---|---|---|",
-        f"| loop lag p99 (ms, wall clock) | {cell(column(rows, 'lag_p99_ms'), 0)} | {cell(column(rows, 'steady_lag_p99_ms'), 0)} |",
-        f"| loop lag max (ms, wall clock) | {cell(column(rows, 'lag_max_ms'), 0)} | {cell(column(rows, 'steady_lag_max_ms'), 0)} |",
-        f"| requests / trigger / interval, all | {cell(column(rows, 'requests_per_trigger_interval'), 3)} | |",
-        f"| status requests / trigger / interval | {cell(column(rows, 'status_requests_per_trigger_interval'), 3)} | |",
-        f"| log requests / trigger / interval | {cell(column(rows, 'log_requests_per_trigger_interval'), 3)} | |",
-        f"| CPU ms / trigger / interval | {cell(column(rows, 'cpu_ms_per_trigger_interval'), 3)} | |",
-        f"| CPU ms / request | {cell(column(rows, 'cpu_ms_per_request'), 3)} | |",
-        f"| CPU s, wall s | {cell(column(rows, 'cpu_s'), 1)}, {cell(column(rows, 'wall_s'), 1)} | |",
-        f"| full garbage collections (oldest generation) | {cell(column(rows, 'gc_full_collections'), 0)} | |",
-        f"| events | {events(rows)} | |",
+        "| figure | whole run | steady state | opt-in freeze, whole run |",
+        "|---|---|---|---|",
+        row("loop lag p99 (ms, wall clock)", "lag_p99_ms", 0, "steady_lag_p99_ms"),
+        row("loop lag max (ms, wall clock)", "lag_max_ms", 0, "steady_lag_max_ms"),
+        row("loop lag max over ticks without a full collection (ms)", "lag_max_outside_full_gc_ms", 0),
+        row("full garbage collections (oldest generation)", "gc_full_collections", 0),
+        row("longest full collection (ms)", "gc_full_longest_ms", 0),
+        row("requests / trigger / interval, all", "requests_per_trigger_interval", 3),
+        row("status requests / trigger / interval", "status_requests_per_trigger_interval", 3),
+        row("log requests / trigger / interval", "log_requests_per_trigger_interval", 3),
+        row("CPU ms / trigger / interval", "cpu_ms_per_trigger_interval", 3),
+        row("CPU ms / request", "cpu_ms_per_request", 3),
+        row("CPU s", "cpu_s", 1),
+        row("wall s", "wall_s", 1),
+        f"| events | {events(rows)} | | {events(frozen) if frozen else 'n/a'} |",
     ]
 
 

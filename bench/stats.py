@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import statistics
 import time
@@ -53,10 +54,12 @@ class LagSampler:
         self.clock = clock
         #: ``(seconds since the sampler started, lag in seconds)``, one per tick.
         self.samples: list[tuple[float, float]] = []
+        #: ``clock()`` when :meth:`run` began: sample times count from it.
+        self.started = NAN
         self._stopped = False
 
     async def run(self) -> None:
-        started = self.clock()
+        self.started = started = self.clock()
         while not self._stopped:
             before = self.clock()
             await asyncio.sleep(self.tick)
@@ -66,11 +69,20 @@ class LagSampler:
         """Stop after the current tick."""
         self._stopped = True
 
-    def summary(self, steady_from: float, steady_until: float) -> dict[str, float]:
+    def summary(
+        self, steady_from: float, steady_until: float, pauses: Sequence[tuple[float, float]] = ()
+    ) -> dict[str, float]:
         """p50, p99 and max lag in milliseconds over the whole run, and p99 and max over the steady state:
-        the ticks that started between ``steady_from`` and ``steady_until`` seconds."""
+        the ticks that started between ``steady_from`` and ``steady_until`` seconds. ``pauses``: spans
+        (seconds since the sampler started) of full garbage collections; ``lag_max_outside_full_gc_ms``
+        is the max over the ticks that overlap none of them."""
         lags = [lag for _, lag in self.samples]
         steady = [lag for at, lag in self.samples if steady_from <= at < steady_until]
+        outside = [
+            lag
+            for at, lag in self.samples
+            if not any(begin < at + self.tick + lag and end > at for begin, end in pauses)
+        ]
         return {
             "lag_p50_ms": 1000 * percentile(lags, 50),
             "lag_p99_ms": 1000 * percentile(lags, 99),
@@ -78,4 +90,41 @@ class LagSampler:
             "steady_lag_p99_ms": 1000 * percentile(steady, 99),
             "steady_lag_max_ms": 1000 * max(steady, default=NAN),
             "steady_seconds": len(steady) * self.tick,
+            "lag_max_outside_full_gc_ms": 1000 * max(outside, default=NAN),
         }
+
+
+class FullCollections:
+    """When each full (oldest-generation) garbage collection ran, on the same clock as :class:`LagSampler`.
+
+    An observer only: it appends a callback to ``gc.callbacks`` while it is installed and changes nothing
+    the collector does. Installed alike for ours and the peer.
+
+        with FullCollections() as full:
+            ...
+        full.spans  # [(start, end)], seconds on ``clock``
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.spans: list[tuple[float, float]] = []
+        self._started: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = self.clock()
+        elif self._started is not None:
+            self.spans.append((self._started, self.clock()))
+            self._started = None
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def longest_ms(self) -> float:
+        return 1000 * max((end - start for start, end in self.spans), default=0.0)

@@ -10,13 +10,15 @@ lag sampler beside them. Triggers are created one at a time with a yield to the 
 the triggerer's ``TriggerRunner.create_triggers`` does. The run ends when the last trigger has fired.
 
 Measured over the whole run: the process's CPU time (user + system, all threads, ``getrusage``), the wall
-time, each trigger's seconds to its event, the event loop's lag (``stats.LagSampler``), and how many full
-(oldest-generation) garbage collections ran (``gc.get_stats``, read only). Nothing here changes the
-garbage collector or any other process-wide setting: ours and the peer run alike.
+time, each trigger's seconds to its event, the event loop's lag (``stats.LagSampler``), and when each full
+(oldest-generation) garbage collection ran (``stats.FullCollections``, an observer in ``gc.callbacks``).
+Nothing here changes the garbage collector or any other process-wide setting, and ours and the peer run
+alike, except in a run whose config says ``gc_freeze``: it calls ``gc.freeze()`` once after Airflow's
+imports, as the deployment's opt-in in docs/triggerer.md does at triggerer start-up.
 
 Config keys: ``client`` ("domino" or "databricks"), ``ids`` (job or run ids), ``projects`` (a project id
 per job, or null: per-job polling), ``poll``, ``fetch_logs``, ``warmup_id``, ``timeout``, ``out``, and
-``tls_check`` (run one trigger for a few seconds and say how it ended; see ``run.py``).
+``tls_check`` (run one trigger for a few seconds and say how it ended; see ``run.py``), ``gc_freeze``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stats import LagSampler
+from stats import FullCollections, LagSampler
 
 
 def build(config: dict[str, Any], job_id: str, project_id: str | None) -> Any:
@@ -96,28 +98,31 @@ async def tls_check(config: dict[str, Any]) -> dict[str, Any]:
 async def measure(config: dict[str, Any]) -> dict[str, Any]:
     import airflow.sdk  # noqa: F401 - imported before measuring, as in a running triggerer
 
+    if config.get("gc_freeze"):
+        gc.freeze()  # the deployment's opt-in (docs/triggerer.md), never the provider's
     if config.get("tls_check"):
         return await tls_check(config)
     await drive(build(config, config["warmup_id"], (config["projects"] or [None])[0]), time.monotonic(), [])
 
     sampler = LagSampler()
-    sampling = asyncio.create_task(sampler.run())
-    events: list[tuple[float, str]] = []
-    start_epoch, started, cpu_before = time.time(), time.monotonic(), cpu_seconds()
-    full_before = gc.get_stats()[2]["collections"]
-    projects = config["projects"] or [None] * len(config["ids"])
-    tasks = []
-    for job_id, project in zip(config["ids"], projects, strict=True):
-        await asyncio.sleep(0)  # as the triggerer's ``create_triggers`` does between two triggers
-        tasks.append(asyncio.create_task(drive(build(config, job_id, project), started, events)))
-    done, pending = await asyncio.wait(tasks, timeout=config["timeout"])
-    cpu, wall = cpu_seconds() - cpu_before, time.monotonic() - started
-    full_collections = gc.get_stats()[2]["collections"] - full_before
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    sampler.stop()
-    await sampling
+    with FullCollections() as full:
+        sampling = asyncio.create_task(sampler.run())
+        events: list[tuple[float, str]] = []
+        start_epoch, started, cpu_before = time.time(), time.monotonic(), cpu_seconds()
+        projects = config["projects"] or [None] * len(config["ids"])
+        tasks = []
+        for job_id, project in zip(config["ids"], projects, strict=True):
+            await asyncio.sleep(0)  # as the triggerer's ``create_triggers`` does between two triggers
+            tasks.append(asyncio.create_task(drive(build(config, job_id, project), started, events)))
+        done, pending = await asyncio.wait(tasks, timeout=config["timeout"])
+        cpu, wall = cpu_seconds() - cpu_before, time.monotonic() - started
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        sampler.stop()
+        await sampling
+    # Both on ``time.monotonic``; the sampler counts from its own start.
+    pauses = [(begin - sampler.started, end - sampler.started) for begin, end in full.spans]
 
     statuses: dict[str, int] = {}
     for _, status in events:
@@ -127,12 +132,13 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
         "start_epoch": start_epoch,
         "wall_s": wall,
         "cpu_s": cpu,
-        "gc_full_collections": full_collections,
+        "gc_full_collections": len(full.spans),
+        "gc_full_longest_ms": full.longest_ms(),
         "event_seconds": [seconds for seconds, _ in events],
         "events": statuses,
         "unfinished": len(pending),
         "failures": [repr(task.exception())[:300] for task in done if task.exception() is not None][:3],
-        **sampler.summary(steady_from=2 * config["poll"], steady_until=first_event),
+        **sampler.summary(steady_from=2 * config["poll"], steady_until=first_event, pauses=pauses),
     }
 
 

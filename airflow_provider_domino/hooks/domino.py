@@ -26,7 +26,7 @@ from airflow_provider_domino.api.job_spec import CLUSTER_TIER_FIELDS
 from airflow_provider_domino.api.models import HardwareTier, LogChunk, Project
 from airflow_provider_domino.api.project_path import split_project_path
 from airflow_provider_domino.hooks.connection import DominoConnectionSettings
-from airflow_provider_domino.hooks.retry import RetryPolicy
+from airflow_provider_domino.hooks.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from airflow_provider_domino.jobs.cost import PriceSheet
 from airflow_provider_domino.jobs.idempotency import key_in_title, random_key, title_with_key
 from airflow_provider_domino.jobs.log_cursor import (
@@ -145,7 +145,7 @@ class DominoHook(BaseHook):
     ) -> None:
         super().__init__()
         self.domino_conn_id = domino_conn_id
-        self.retry_policy = retry_policy or RetryPolicy()
+        self.retry_policy = retry_policy or DEFAULT_RETRY_POLICY
         self.caller = caller
 
     # --- connection ------------------------------------------------------------------------

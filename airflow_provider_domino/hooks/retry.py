@@ -162,6 +162,9 @@ def network_failure(call: ApiCall[Any], reason: str, *, maybe_sent: bool) -> Exc
     return RetryableFailure(DominoConnectionError(call.method, call.path, reason))
 
 
+#: The bounds every hook uses unless told otherwise: one immutable object, shared rather than one per hook
+#: (a triggerer makes a hook per trigger).
+DEFAULT_RETRY_POLICY = RetryPolicy()
 #: Retries for stopping a job from ``on_kill``: the triggerer gives a trigger's ``on_kill`` about 30 s
 #: (``[triggerer] on_kill_timeout``) and a worker's SIGTERM grace is short too, so three quick attempts
 #: and a capped ``Retry-After`` keep the whole stop (with :data:`ON_KILL_BUDGET`) well inside that.

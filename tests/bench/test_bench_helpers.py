@@ -4,6 +4,7 @@ one run's figures and the targets' verdicts."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import run
-from stats import LagSampler, percentile, spread
+from stats import FullCollections, LagSampler, percentile, spread
 
 
 def test_percentile_interpolates_between_the_nearest_values():
@@ -69,6 +70,33 @@ def test_lag_summary_keeps_the_steady_state_apart_from_the_whole_run():
     assert summary["steady_seconds"] == pytest.approx(100 * 0.05)
 
 
+def test_lag_max_outside_full_collections_leaves_out_every_tick_a_collection_overlapped():
+    sampler = LagSampler(tick=0.05)
+    # Ticks start every 0.1 s; the one at 1.0 s woke 120 ms late, the one at 2.0 s 40 ms late.
+    sampler.samples = [(i * 0.1, 0.002) for i in range(30)]
+    sampler.samples[10] = (1.0, 0.120)
+    sampler.samples[20] = (2.0, 0.040)
+    # A full collection from 1.05 s to 1.16 s: inside the late tick's span (1.0 s to 1.17 s) only.
+    summary = sampler.summary(steady_from=0.0, steady_until=3.0, pauses=[(1.05, 1.16)])
+    assert summary["lag_max_ms"] == pytest.approx(120)
+    assert summary["lag_max_outside_full_gc_ms"] == pytest.approx(40)
+    # Without collections, nothing is left out.
+    assert sampler.summary(0.0, 3.0)["lag_max_outside_full_gc_ms"] == pytest.approx(120)
+
+
+def test_full_collections_are_seen_only_while_the_observer_is_installed():
+    before = list(gc.callbacks)
+    with FullCollections() as full:
+        gc.collect(1)  # a younger generation: not a full collection
+        gc.collect()
+    gc.collect()  # after the observer is gone
+    assert len(full.spans) == 1
+    start, end = full.spans[0]
+    assert start <= end
+    assert full.longest_ms() == pytest.approx(1000 * (end - start))
+    assert gc.callbacks == before  # it leaves the collector's callbacks as it found them
+
+
 def test_one_runs_figures_divide_by_polls_requests_and_watched_intervals():
     bench = run.Bench({"poll": 2.0}, Path("."), print)
     # Two triggers watched for 10 s and 20 s: 15 intervals of 2 s; 3 s of CPU.
@@ -76,6 +104,7 @@ def test_one_runs_figures_divide_by_polls_requests_and_watched_intervals():
         "wall_s": 21.0,
         "cpu_s": 3.0,
         "gc_full_collections": 1,
+        "gc_full_longest_ms": 90.0,
         "events": {"success": 2},
         "unfinished": 0,
         "event_seconds": [10.0, 20.0],
