@@ -602,10 +602,12 @@ def requests_section(results: dict[str, Any], settings: dict[str, Any]) -> list[
     lines += [
         "Status requests (list pages and job routes) per poll interval for all watched jobs together: "
         "requests / trigger / interval times the watched jobs. Per-job polling sends one request per watched "
-        "job per interval.",
+        "job per interval. Beside them, each run's loop lag max and its full garbage collections: with five "
+        "triggers, a full collection is a pass over Airflow's heap and little else.",
         "",
-        "| workload | coalesced: status requests / interval | per-job polling | list pages | job-route reads |",
-        "|---|---|---|---|---|",
+        "| workload | coalesced: status requests / interval | per-job polling | list pages | job-route reads "
+        "| lag max (ms) | full GCs (longest, ms) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for key, what in (
         ("unfavourable", "{watched} watched jobs in a project with {active:,} active jobs, logs off"),
@@ -619,7 +621,9 @@ def requests_section(results: dict[str, Any], settings: dict[str, Any]) -> list[
         lists = [float(run["requests"].get("list_jobs", 0)) for run in rows]
         jobs = [float(run["requests"].get("get_job", 0)) for run in rows]
         lines.append(
-            f"| {what.format(**settings[key])} | {cell(per_interval, 2)} | {watched:,} | {cell(lists, 0)} | {cell(jobs, 0)} |"
+            f"| {what.format(**settings[key])} | {cell(per_interval, 2)} | {watched:,} | {cell(lists, 0)} | {cell(jobs, 0)} "
+            f"| {cell(column(rows, 'lag_max_ms'), 0)} "
+            f"| {cell(column(rows, 'gc_full_collections'), 0)} ({cell(column(rows, 'gc_full_longest_ms'), 0)}) |"
         )
     return lines
 

@@ -14,7 +14,7 @@ time, each trigger's seconds to its event, the event loop's lag (``stats.LagSamp
 (oldest-generation) garbage collection ran (``stats.FullCollections``, an observer in ``gc.callbacks``).
 Nothing here changes the garbage collector or any other process-wide setting, and ours and the peer run
 alike, except in a run whose config says ``gc_freeze``: it calls ``gc.freeze()`` once after Airflow's
-imports, as the deployment's opt-in in docs/triggerer.md does at triggerer start-up.
+imports, before any trigger runs, as the deployment's opt-in in docs/triggerer.md does.
 
 Config keys: ``client`` ("domino" or "databricks"), ``ids`` (job or run ids), ``projects`` (a project id
 per job, or null: per-job polling), ``poll``, ``fetch_logs``, ``warmup_id``, ``timeout``, ``out``, and
