@@ -545,8 +545,7 @@ def per_job_section(results: dict[str, Any], part: dict[str, Any]) -> list[str]:
                     f"| {ratio} | {cell(column(rows, 'polls_per_trigger_interval'))} "
                     f"| {cell(column(rows, 'watched_s'), 1)} | {cell(column(rows, 'cpu_s'))} "
                     f"| {cell(column(rows, 'lag_p99_ms'), 0)} / {cell(column(rows, 'lag_max_ms'), 0)} "
-                    f"| {cell(column(rows, 'gc_full_collections'), 0)} ({cell(column(rows, 'gc_full_longest_ms'), 0)}) "
-                    f"| {events(rows)} |"
+                    f"| {full_collections(rows)} | {events(rows)} |"
                 )
     if "tls_check" in results:
         checks = "; ".join(
@@ -623,9 +622,14 @@ def requests_section(results: dict[str, Any], settings: dict[str, Any]) -> list[
         lines.append(
             f"| {what.format(**settings[key])} | {cell(per_interval, 2)} | {watched:,} | {cell(lists, 0)} | {cell(jobs, 0)} "
             f"| {cell(column(rows, 'lag_max_ms'), 0)} "
-            f"| {cell(column(rows, 'gc_full_collections'), 0)} ({cell(column(rows, 'gc_full_longest_ms'), 0)}) |"
+            f"| {full_collections(rows)} |"
         )
     return lines
+
+
+def full_collections(rows: list[dict[str, Any]]) -> str:
+    """How many full garbage collections the runs had, and (in brackets) the longest, in ms."""
+    return f"{cell(column(rows, 'gc_full_collections'), 0)} ({cell(column(rows, 'gc_full_longest_ms'), 0)})"
 
 
 def events(rows: list[dict[str, Any]]) -> str:
